@@ -1,1 +1,33 @@
-fn main() {}
+//! ftr: Linux tracing tools for hosts where BPF is missing, too old or
+//! forbidden. Drives tracefs and perf_event_open itself and aggregates in
+//! user space. See README.md.
+
+mod cli;
+mod pipeline;
+mod render;
+mod tools;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    ftr_tracefs::install_panic_hook();
+    let cli = cli::parse();
+    match tools::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("ftr: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `ftr tp ... | head` must end quietly, as grep and perf do.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,1 +1,14 @@
+//! Integration tests: one binary, one module per area (tests/suite/).
+//! Tests that need the live kernel run as root; they skip with a message
+//! only when FTR_REQUIRE_KERNEL is unset and the kernel lacks the feature.
 
+mod util;
+
+mod suite {
+    pub mod cli;
+    pub mod doctor;
+    pub mod instance;
+    pub mod list;
+    pub mod signals;
+    pub mod tp;
+}

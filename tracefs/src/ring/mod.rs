@@ -1,5 +1,9 @@
 //! Ring-buffer sub-buffers as read from `per_cpu/cpuN/trace_pipe_raw`.
 
 mod layout;
+mod merge;
+mod page;
 
 pub use layout::PageLayout;
+pub use merge::{merge_sorted, OrderedMerge};
+pub use page::{Events, Missed, Page, PageError, Pages, RawEvent};

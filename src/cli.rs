@@ -1,0 +1,68 @@
+//! The command line: one `Command` enum lists every tool (the single place
+//! a tool is registered).
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Global flags shared by every tool.
+#[derive(Debug, Parser)]
+#[command(
+    name = "ftr",
+    version,
+    about = "Linux tracing tools for hosts without (usable) BPF",
+    after_help = "EXAMPLES:\n    ftr doctor                      # what this kernel offers, per tool\n    ftr list -e 'sched:*'           # list scheduler tracepoints\n    ftr tp sched:sched_process_exec # print every exec live\n"
+)]
+pub struct Cli {
+    /// Explain more (repeat for more detail).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Use TRACING_DIR instead of finding or mounting tracefs.
+    #[arg(long, global = true, value_name = "TRACING_DIR")]
+    pub tracing_dir: Option<PathBuf>,
+    /// The tool to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every ftr tool.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what this kernel offers and which mechanism each tool will use.
+    Doctor(crate::tools::doctor::Args),
+    /// List events, tracers, options or event fields.
+    List(crate::tools::list::Args),
+    /// Print tracepoint events live (perf-tools tpoint).
+    Tp(crate::tools::tp::Args),
+}
+
+/// Parses the process arguments (exits with clap's message and code 2 on
+/// bad input).
+pub fn parse() -> Cli {
+    Cli::parse()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_common_forms() {
+        let c = Cli::try_parse_from(["ftr", "tp", "sched:sched_switch", "--filter", "prev_pid > 0", "-p", "1", "-d", "2"]).unwrap();
+        match c.command {
+            Command::Tp(a) => {
+                assert_eq!(a.events, vec!["sched:sched_switch"]);
+                assert_eq!(a.pid, Some(1));
+            }
+            _ => panic!("wrong command"),
+        }
+        assert!(Cli::try_parse_from(["ftr", "tp"]).is_err(), "tp needs an event");
+        assert!(Cli::try_parse_from(["ftr", "-vv", "doctor", "--json"]).is_ok());
+        assert!(Cli::try_parse_from(["ftr", "list", "-e", "sched:*", "-F"]).is_ok());
+    }
+}

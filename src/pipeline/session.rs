@@ -1,0 +1,265 @@
+//! A tracing session: a private instance set up through the guard, the
+//! events of a plan enabled with their kernel-side filters, and a loop that
+//! reads every CPU's ring, decodes each record by its schema and hands it to
+//! the tool, in timestamp order when the tool asks for it.
+
+use super::stop::Stop;
+use anyhow::{Context, Result};
+use ftr_tracefs::format::{FieldRef, Formats, Schema};
+use ftr_tracefs::ring::{Missed, OrderedMerge, Page, PageLayout};
+use ftr_tracefs::{Endian, EventName, Instance, RingReader, TracingDir};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// What to trace.
+#[derive(Debug, Clone, Default)]
+pub struct SessionConfig {
+    /// Events to enable.
+    pub events: Vec<EventName>,
+    /// A filter expression applied in the kernel to every event.
+    pub filter: Option<String>,
+    /// Only events from this process (`common_pid == PID`, in the kernel).
+    pub pid: Option<i32>,
+    /// Per-CPU buffer size in KiB.
+    pub buffer_kb: Option<u64>,
+    /// Trace clock (`local`, `mono`, ...).
+    pub clock: Option<String>,
+}
+
+/// One decoded record.
+pub struct Event<'a> {
+    /// CPU whose ring held it.
+    pub cpu: u32,
+    /// Timestamp in the trace clock's nanoseconds.
+    pub ts: u64,
+    /// The event's format.
+    pub schema: &'a Schema,
+    /// The payload, starting at `common_type`.
+    pub data: &'a [u8],
+    /// Byte order of `data`.
+    pub endian: Endian,
+    /// The task that was running when it was recorded.
+    pub pid: i32,
+}
+
+/// Counters of a finished run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunStats {
+    /// Records handed to the tool.
+    pub events: u64,
+    /// Sub-buffers read.
+    pub pages: u64,
+    /// Pages whose header said events were lost before them.
+    pub lost_pages: u64,
+    /// Lost events the kernel counted (a lower bound when some pages only
+    /// said "some").
+    pub lost_events: u64,
+    /// Records of event ids this session did not enable.
+    pub unknown: u64,
+    /// Pages that did not decode to the end.
+    pub bad_pages: u64,
+}
+
+struct Known {
+    schema: Schema,
+    pid: Option<FieldRef>,
+}
+
+/// A running session. Dropping it closes the readers and removes the
+/// instance (the guard does the same on a signal or a panic).
+pub struct Session {
+    // Field order matters: the readers must close before the instance is
+    // removed, or rmdir answers EBUSY.
+    reader: RingReader,
+    known: HashMap<u16, Known>,
+    layout: PageLayout,
+    instance: Instance,
+    /// Why the session had to fall back (top level instead of an instance).
+    pub note: Option<String>,
+}
+
+/// Builds the kernel filter for one event from the user's expression and pid.
+pub fn compose_filter(user: Option<&str>, pid: Option<i32>) -> Option<String> {
+    match (user, pid) {
+        (None, None) => None,
+        (Some(f), None) => Some(f.to_owned()),
+        (None, Some(p)) => Some(format!("common_pid == {p}")),
+        (Some(f), Some(p)) => Some(format!("({f}) && common_pid == {p}")),
+    }
+}
+
+impl Session {
+    /// Creates the instance, loads each event's format, sets filters and
+    /// enables the events, then opens the per-CPU readers. On any failure
+    /// everything done so far is undone before the error is returned.
+    pub fn start(tracing: &TracingDir, cfg: &SessionConfig) -> Result<Session> {
+        let (instance, note) = Instance::create_or_top_level(tracing).context("setting up a trace buffer")?;
+        if let Some(kb) = cfg.buffer_kb {
+            instance.set_buffer_size_kb(kb)?;
+        }
+        if let Some(c) = &cfg.clock {
+            instance.set_clock(c)?;
+        }
+        // Wake the poller on any data, not at the default half-full mark.
+        instance.set_buffer_percent(0)?;
+        let layout = instance.page_layout()?;
+        let mut known = HashMap::new();
+        let filter = compose_filter(cfg.filter.as_deref(), cfg.pid);
+        for ev in &cfg.events {
+            let schema = instance.schema(&ev.system, &ev.name)?;
+            if let Some(f) = &filter {
+                instance
+                    .set_event_filter(&ev.system, &ev.name, f)
+                    .with_context(|| format!("setting the filter of {ev}"))?;
+            }
+            let pid = schema.common_pid();
+            known.insert(schema.id, Known { schema, pid });
+        }
+        let reader = RingReader::open(&instance, layout)?;
+        instance.set_tracing_on(true)?;
+        for ev in &cfg.events {
+            instance.enable_event(&ev.system, &ev.name).with_context(|| format!("enabling {ev}"))?;
+        }
+        Ok(Session { reader, known, layout, instance, note })
+    }
+
+    /// The instance in use.
+    pub fn instance(&self) -> &Instance {
+        &self.instance
+    }
+
+    /// Reads until `stop` is requested, then stops recording, drains what is
+    /// left and returns. `on_event` sees every record (in global timestamp
+    /// order when `ordered`); `on_lost` hears of lost events as pages
+    /// report them. `tick` bounds how long data can sit unread.
+    pub fn run(
+        &mut self,
+        stop: &Stop,
+        ordered: bool,
+        tick: Duration,
+        on_event: &mut dyn FnMut(&Event<'_>),
+        on_lost: &mut dyn FnMut(u32, Missed),
+    ) -> Result<RunStats> {
+        let mut stats = RunStats::default();
+        let mut merge: OrderedMerge<(u32, Vec<u8>)> = OrderedMerge::new();
+        loop {
+            let done = stop.requested();
+            if done {
+                // Stop recording first so the final drain has an end.
+                self.instance.set_tracing_on(false)?;
+            } else {
+                let t = stop.remaining().map_or(tick, |r| r.min(tick));
+                self.reader.wait(Some(t), Some(stop.wake_fd()))?;
+            }
+            let Session { reader, known, .. } = self;
+            let drained = reader.drain(|cpu, page| {
+                decode_page(cpu, page, known, &mut stats, on_lost, &mut |ev: &Event<'_>| {
+                    if ordered {
+                        merge.push(ev.ts, (ev.cpu, ev.data.to_vec()));
+                    } else {
+                        on_event(ev);
+                    }
+                })
+            })?;
+            stats.pages += drained.pages;
+            if ordered {
+                merge.end_round();
+                while let Some((ts, (cpu, data))) = merge.pop_ready() {
+                    deliver_owned(known, cpu, ts, &data, on_event);
+                }
+            }
+            if done {
+                break;
+            }
+        }
+        if ordered {
+            let Session { known, .. } = self;
+            for (ts, (cpu, data)) in merge.finish() {
+                deliver_owned(known, cpu, ts, &data, on_event);
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Per-CPU kernel counters (overrun, dropped) of the instance.
+    pub fn cpu_stats(&self) -> Vec<(u32, ftr_tracefs::CpuStats)> {
+        self.reader
+            .cpus()
+            .filter_map(|c| Some((c, self.instance.cpu_stats(c).ok()?)))
+            .collect()
+    }
+
+    /// The page layout in use.
+    pub fn layout(&self) -> &PageLayout {
+        &self.layout
+    }
+
+    /// Closes the readers and removes the instance, reporting failures.
+    pub fn finish(self) -> Result<()> {
+        let Session { reader, instance, .. } = self;
+        drop(reader);
+        instance.remove().context("removing the trace instance")
+    }
+}
+
+fn event_of<'a>(known: &'a HashMap<u16, Known>, cpu: u32, ts: u64, data: &'a [u8]) -> Option<Event<'a>> {
+    let endian = Endian::host();
+    let id = endian.u16(data, 0)?;
+    let k = known.get(&id)?;
+    let pid = k.pid.and_then(|f| f.i64(data, endian)).unwrap_or(-1) as i32;
+    Some(Event { cpu, ts, schema: &k.schema, data, endian, pid })
+}
+
+fn deliver_owned(known: &HashMap<u16, Known>, cpu: u32, ts: u64, data: &[u8], on_event: &mut dyn FnMut(&Event<'_>)) {
+    if let Some(ev) = event_of(known, cpu, ts, data) {
+        on_event(&ev);
+    }
+}
+
+fn decode_page(
+    cpu: u32,
+    page: &Page<'_>,
+    known: &HashMap<u16, Known>,
+    stats: &mut RunStats,
+    on_lost: &mut dyn FnMut(u32, Missed),
+    sink: &mut dyn FnMut(&Event<'_>),
+) {
+    match page.missed() {
+        Missed::None => {}
+        m => {
+            stats.lost_pages += 1;
+            if let Missed::Count(n) = m {
+                stats.lost_events += n;
+            }
+            on_lost(cpu, m);
+        }
+    }
+    for raw in page.events() {
+        match raw {
+            Ok(raw) => match event_of(known, cpu, raw.ts, raw.payload) {
+                Some(ev) => {
+                    stats.events += 1;
+                    sink(&ev);
+                }
+                None => stats.unknown += 1,
+            },
+            Err(_) => {
+                stats.bad_pages += 1;
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_compose() {
+        assert_eq!(compose_filter(None, None), None);
+        assert_eq!(compose_filter(Some("a > 1"), None).unwrap(), "a > 1");
+        assert_eq!(compose_filter(None, Some(7)).unwrap(), "common_pid == 7");
+        assert_eq!(compose_filter(Some("a || b"), Some(7)).unwrap(), "(a || b) && common_pid == 7");
+    }
+}

@@ -1,0 +1,4 @@
+//! Shared output: bcc-layout histograms, aligned tables, JSON lines.
+
+pub mod hist;
+pub mod table;

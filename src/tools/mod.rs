@@ -1,0 +1,61 @@
+//! The tools. Each module has an `Args` (clap), a `run` and its own output
+//! code; kernel work goes through crate::pipeline and the libraries.
+
+pub mod catalog;
+pub mod doctor;
+pub mod list;
+pub mod tp;
+
+use crate::cli::{Cli, Command};
+use anyhow::Result;
+use ftr_tracefs::TracingDir;
+use std::process::ExitCode;
+
+/// Options every tool receives.
+pub struct Global {
+    /// `-v` count.
+    pub verbose: u8,
+    /// `--tracing-dir`.
+    pub tracing_dir: Option<std::path::PathBuf>,
+}
+
+impl Global {
+    /// The tracing directory: the one given, else found or mounted.
+    pub fn tracing(&self) -> Result<TracingDir> {
+        match &self.tracing_dir {
+            Some(d) => Ok(TracingDir::at(d)),
+            None => Ok(TracingDir::locate()?),
+        }
+    }
+
+    /// The tracing directory, after reclaiming whatever a killed ftr left
+    /// there; used by every tool that changes kernel state.
+    pub fn tracing_for_writing(&self) -> Result<TracingDir> {
+        let t = self.tracing()?;
+        match ftr_tracefs::reclaim_stale(&t) {
+            Ok(done) => {
+                for d in done {
+                    if self.verbose > 0 {
+                        eprintln!("ftr: reclaimed {d}");
+                    }
+                }
+            }
+            Err(errors) => {
+                for e in errors {
+                    eprintln!("ftr: could not reclaim: {}", ftr_tracefs::error_chain(&e));
+                }
+            }
+        }
+        Ok(t)
+    }
+}
+
+/// Runs the selected tool.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let g = Global { verbose: cli.verbose, tracing_dir: cli.tracing_dir };
+    match cli.command {
+        Command::Doctor(a) => doctor::run(&g, a),
+        Command::List(a) => list::run(&g, a),
+        Command::Tp(a) => tp::run(&g, a),
+    }
+}
