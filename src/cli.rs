@@ -53,7 +53,18 @@ mod tests {
 
     #[test]
     fn parses_common_forms() {
-        let c = Cli::try_parse_from(["ftr", "tp", "sched:sched_switch", "--filter", "prev_pid > 0", "-p", "1", "-d", "2"]).unwrap();
+        let c = Cli::try_parse_from([
+            "ftr",
+            "tp",
+            "sched:sched_switch",
+            "--filter",
+            "prev_pid > 0",
+            "-p",
+            "1",
+            "-d",
+            "2",
+        ])
+        .unwrap();
         match c.command {
             Command::Tp(a) => {
                 assert_eq!(a.events, vec!["sched:sched_switch"]);

@@ -2,11 +2,7 @@
 //! forbidden. Drives tracefs and perf_event_open itself and aggregates in
 //! user space. See README.md.
 
-mod cli;
-mod pipeline;
-mod render;
-mod tools;
-
+use ftr::{cli, tools};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

@@ -9,6 +9,7 @@ mod suite {
     pub mod doctor;
     pub mod instance;
     pub mod list;
+    pub mod release;
     pub mod signals;
     pub mod tp;
 }

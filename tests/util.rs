@@ -44,7 +44,9 @@ pub fn live_tracing() -> Option<ftr_tracefs::TracingDir> {
 pub fn c_program(name: &str) -> PathBuf {
     static BUILT: OnceLock<std::sync::Mutex<()>> = OnceLock::new();
     let _l = BUILT.get_or_init(Default::default).lock().unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/progs").join(format!("{name}.c"));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/progs")
+        .join(format!("{name}.c"));
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("prog-{name}-{}", std::process::id()));
     if !out.exists() {
         let st = Command::new("cc")
@@ -66,8 +68,16 @@ pub fn kernel_data(archive: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("kd-{archive}-{}", std::process::id()));
     if !dir.exists() {
         std::fs::create_dir_all(&dir).unwrap();
-        let tar = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/kernel-data").join(format!("{archive}.tar.gz"));
-        let st = Command::new("tar").arg("xzf").arg(&tar).arg("-C").arg(&dir).status().expect("running tar");
+        let tar = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/kernel-data")
+            .join(format!("{archive}.tar.gz"));
+        let st = Command::new("tar")
+            .arg("xzf")
+            .arg(&tar)
+            .arg("-C")
+            .arg(&dir)
+            .status()
+            .expect("running tar");
         assert!(st.success(), "tar failed for {}", tar.display());
     }
     dir

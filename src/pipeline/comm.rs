@@ -22,6 +22,10 @@ pub fn parse_saved_cmdlines(text: &str) -> impl Iterator<Item = (i32, &str)> {
 impl CommCache {
     /// A cache that falls back to `saved_cmdlines` under `tracing_root`.
     pub fn new(saved_cmdlines: Option<PathBuf>) -> CommCache {
+        CommCache {
+            names: HashMap::new(),
+            saved_cmdlines,
+        }
     }
 
     /// Remembers a name learned from an event (sched_switch's prev_comm,
@@ -36,22 +40,20 @@ impl CommCache {
             return "<idle>";
         }
         if !self.names.contains_key(&pid) {
-            let from_proc = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok().map(|s| s.trim_end().to_owned());
-            match from_proc {
-                Some(c) => {
-                    self.names.insert(pid, c);
-                }
-                None => {
+            let name = match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
+                Ok(c) => c.trim_end().to_owned(),
+                Err(_) => {
                     self.load_saved();
-                    self.names.entry(pid).or_insert_with(|| "<...>".to_owned());
+                    self.names.get(&pid).cloned().unwrap_or_else(|| "<...>".to_owned())
                 }
-            }
+            };
+            self.names.insert(pid, name);
         }
         &self.names[&pid]
     }
 
     fn load_saved(&mut self) {
-        // Re-read at most once per miss burst: the file changes as tasks come and go.
+        // Re-read on every miss: the file changes as tasks come and go.
         let Some(path) = &self.saved_cmdlines else { return };
         if let Ok(text) = std::fs::read_to_string(path) {
             for (pid, comm) in parse_saved_cmdlines(&text) {

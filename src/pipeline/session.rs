@@ -5,7 +5,7 @@
 
 use super::stop::Stop;
 use anyhow::{Context, Result};
-use ftr_tracefs::format::{FieldRef, Formats, Schema};
+use ftr_tracefs::format::{FieldRef, Schema};
 use ftr_tracefs::ring::{Missed, OrderedMerge, Page, PageLayout};
 use ftr_tracefs::{Endian, EventName, Instance, RingReader, TracingDir};
 use std::collections::HashMap;
@@ -118,9 +118,17 @@ impl Session {
         let reader = RingReader::open(&instance, layout)?;
         instance.set_tracing_on(true)?;
         for ev in &cfg.events {
-            instance.enable_event(&ev.system, &ev.name).with_context(|| format!("enabling {ev}"))?;
+            instance
+                .enable_event(&ev.system, &ev.name)
+                .with_context(|| format!("enabling {ev}"))?;
         }
-        Ok(Session { reader, known, layout, instance, note })
+        Ok(Session {
+            reader,
+            known,
+            layout,
+            instance,
+            note,
+        })
     }
 
     /// The instance in use.
@@ -207,10 +215,23 @@ fn event_of<'a>(known: &'a HashMap<u16, Known>, cpu: u32, ts: u64, data: &'a [u8
     let id = endian.u16(data, 0)?;
     let k = known.get(&id)?;
     let pid = k.pid.and_then(|f| f.i64(data, endian)).unwrap_or(-1) as i32;
-    Some(Event { cpu, ts, schema: &k.schema, data, endian, pid })
+    Some(Event {
+        cpu,
+        ts,
+        schema: &k.schema,
+        data,
+        endian,
+        pid,
+    })
 }
 
-fn deliver_owned(known: &HashMap<u16, Known>, cpu: u32, ts: u64, data: &[u8], on_event: &mut dyn FnMut(&Event<'_>)) {
+fn deliver_owned(
+    known: &HashMap<u16, Known>,
+    cpu: u32,
+    ts: u64,
+    data: &[u8],
+    on_event: &mut dyn FnMut(&Event<'_>),
+) {
     if let Some(ev) = event_of(known, cpu, ts, data) {
         on_event(&ev);
     }
@@ -260,6 +281,9 @@ mod tests {
         assert_eq!(compose_filter(None, None), None);
         assert_eq!(compose_filter(Some("a > 1"), None).unwrap(), "a > 1");
         assert_eq!(compose_filter(None, Some(7)).unwrap(), "common_pid == 7");
-        assert_eq!(compose_filter(Some("a || b"), Some(7)).unwrap(), "(a || b) && common_pid == 7");
+        assert_eq!(
+            compose_filter(Some("a || b"), Some(7)).unwrap(),
+            "(a || b) && common_pid == 7"
+        );
     }
 }

@@ -49,21 +49,26 @@ impl Stop {
             wake: EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?,
         });
         let s = shared.clone();
-        std::thread::Builder::new().name("ftr-signals".into()).spawn(move || loop {
-            let Ok(sig) = set.wait() else { continue };
-            if s.requested.swap(true, Ordering::SeqCst) {
-                eprintln!("ftr: {sig} again: cleaning up and exiting now");
-                if let Err(errors) = ftr_tracefs::undo_all() {
-                    for e in errors {
-                        eprintln!("ftr: cleanup failed: {}", ftr_tracefs::error_chain(&e));
+        std::thread::Builder::new()
+            .name("ftr-signals".into())
+            .spawn(move || loop {
+                let Ok(sig) = set.wait() else { continue };
+                if s.requested.swap(true, Ordering::SeqCst) {
+                    eprintln!("ftr: {sig} again: cleaning up and exiting now");
+                    if let Err(errors) = ftr_tracefs::undo_all() {
+                        for e in errors {
+                            eprintln!("ftr: cleanup failed: {}", ftr_tracefs::error_chain(&e));
+                        }
                     }
+                    std::process::exit(128 + sig as i32);
                 }
-                std::process::exit(128 + sig as i32);
-            }
-            s.signal.store(sig as i32, Ordering::SeqCst);
-            let _ = s.wake.write(1);
-        })?;
-        Ok(Stop { shared, deadline: None })
+                s.signal.store(sig as i32, Ordering::SeqCst);
+                let _ = s.wake.write(1);
+            })?;
+        Ok(Stop {
+            shared,
+            deadline: None,
+        })
     }
 
     /// The same stop, also requested once `d` has passed from now.
@@ -98,6 +103,7 @@ impl Stop {
     /// Unblocks the stop signals again; a child command must not inherit
     /// the blocked mask (call between fork and exec).
     pub fn unblock_in_child() -> std::io::Result<()> {
-        nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&signal_set()), None).map_err(Into::into)
+        nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&signal_set()), None)
+            .map_err(Into::into)
     }
 }

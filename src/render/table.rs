@@ -18,7 +18,10 @@ fn numeric(s: &str) -> bool {
 impl Table {
     /// A table with these column headers.
     pub fn new<S: Into<String>>(headers: impl IntoIterator<Item = S>) -> Self {
-        Table { headers: headers.into_iter().map(Into::into).collect(), rows: Vec::new() }
+        Table {
+            headers: headers.into_iter().map(Into::into).collect(),
+            rows: Vec::new(),
+        }
     }
 
     /// Adds a row (missing cells are blank, extra cells ignored).
@@ -32,7 +35,14 @@ impl Table {
     pub fn print(&self, w: &mut dyn Write) -> io::Result<()> {
         let n = self.headers.len();
         let widths: Vec<usize> = (0..n)
-            .map(|i| self.rows.iter().map(|r| r[i].chars().count()).chain([self.headers[i].chars().count()]).max().unwrap_or(0))
+            .map(|i| {
+                self.rows
+                    .iter()
+                    .map(|r| r[i].chars().count())
+                    .chain([self.headers[i].chars().count()])
+                    .max()
+                    .unwrap_or(0)
+            })
             .collect();
         let line = |w: &mut dyn Write, cells: &[String], header: bool| -> io::Result<()> {
             let mut out = String::new();

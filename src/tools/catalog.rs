@@ -16,62 +16,266 @@ pub struct ToolInfo {
     pub plan: ProbePlan,
 }
 
-fn tool(name: &'static str, built: bool, summary: &'static str, needs: Vec<crate::pipeline::plan::Need>) -> ToolInfo {
-    ToolInfo { name, built, summary, plan: ProbePlan { needs } }
+fn tool(
+    name: &'static str,
+    built: bool,
+    summary: &'static str,
+    needs: Vec<crate::pipeline::plan::Need>,
+) -> ToolInfo {
+    ToolInfo {
+        name,
+        built,
+        summary,
+        plan: ProbePlan { needs },
+    }
 }
 
 fn tps(list: &[&'static str]) -> Vec<M> {
     list.iter().map(|t| M::Tracepoint(t)).collect()
 }
 
-const SCHED: &[&str] = &["sched:sched_wakeup", "sched:sched_wakeup_new", "sched:sched_switch"];
+const SCHED: &[&str] = &[
+    "sched:sched_wakeup",
+    "sched:sched_wakeup_new",
+    "sched:sched_switch",
+];
 const BLOCK: &[&str] = &["block:block_rq_issue", "block:block_rq_complete"];
 const MALLOC: &[M] = &[M::Uprobe("libc:malloc"), M::Uprobe("libc:free")];
 
 /// All tools, in the order doctor prints them.
 pub fn all() -> Vec<ToolInfo> {
     vec![
-        tool("list", true, "list events, tracers, options, fields", vec![need("event list", vec![alt("tracefs", vec![M::Tracefs])])]),
-        tool("tp", true, "print tracepoint events live", vec![need("events", vec![alt("tracefs instance", vec![M::Tracefs])])]),
-        tool("stat", false, "count PMC and software events (perf stat)", vec![need("counters", vec![alt("perf_event_open", vec![M::PerfCounters])])]),
-        tool("record", false, "record to trace.dat (trace-cmd record)", vec![need("events", vec![alt("tracefs instance", vec![M::Tracefs])])]),
-        tool("report", false, "print a trace.dat (trace-cmd report)", vec![need("input", vec![alt("file", vec![M::FileOnly])])]),
-        tool("profile", false, "on-CPU stacks and flame graphs", vec![need("samples", vec![alt("perf sampling", vec![M::PerfSampling])])]),
-        tool("offcputime", false, "off-CPU time by stack", vec![need("switches", vec![alt("sched_switch + perf callchains", vec![M::Tracepoint("sched:sched_switch"), M::PerfSampling])])]),
-        tool("memleak", false, "outstanding allocations by stack", vec![need("allocations", vec![
-            alt("uprobes on the allocator", MALLOC.to_vec()),
-            alt("kmem tracepoints (kernel mode)", tps(&["kmem:kmalloc", "kmem:kfree"])),
-        ])]),
-        tool("deadlock", false, "lock-order inversions (pthread mutexes)", vec![
-            need("lock events", vec![alt("pthread uprobes", vec![M::Uprobe("libc:pthread_mutex_lock"), M::Uprobe("libc:pthread_mutex_unlock")])]),
-            need("thread lifecycle", vec![alt("sched tracepoints", tps(&["sched:sched_process_fork", "sched:sched_process_exit"]))]),
-        ]),
-        tool("biolatency", false, "block I/O latency histogram", vec![need("requests", vec![alt("block tracepoints", tps(BLOCK))])]),
-        tool("biosnoop", false, "one line per block I/O", vec![need("requests", vec![alt("block tracepoints", tps(BLOCK))])]),
-        tool("biotop", false, "block I/O by process", vec![need("requests", vec![alt("block tracepoints", tps(BLOCK))])]),
-        tool("bitesize", false, "I/O size histograms by process", vec![need("requests", vec![alt("block tracepoints", tps(&["block:block_rq_issue"]))])]),
-        tool("runqlat", false, "run-queue latency histogram", vec![need("scheduler", vec![alt("sched tracepoints", tps(SCHED))])]),
-        tool("runqslower", false, "slow run-queue waits", vec![need("scheduler", vec![alt("sched tracepoints", tps(SCHED))])]),
-        tool("sched", false, "perf sched latency", vec![need("scheduler", vec![alt("sched tracepoints", tps(SCHED))])]),
-        tool("cpudist", false, "on/off-CPU time histograms", vec![need("scheduler", vec![alt("sched tracepoints", tps(&["sched:sched_switch"]))])]),
-        tool("cachestat", false, "page cache hit ratio", vec![need("page cache", vec![
-            alt("kprobes", vec![M::Kprobe("folio_mark_accessed"), M::Kprobe("filemap_add_folio"), M::Kprobe("mark_buffer_dirty")]),
-            alt("kprobes (pre-5.16 names)", vec![M::Kprobe("mark_page_accessed"), M::Kprobe("add_to_page_cache_lru"), M::Kprobe("mark_buffer_dirty")]),
-            alt("function profiler", vec![M::FunctionProfiler]),
-            alt("function tracer", vec![M::FunctionTracer]),
-            alt("filemap tracepoints", tps(&["filemap:mm_filemap_add_to_page_cache", "filemap:mm_filemap_get_pages"])),
-        ])]),
-        tool("cachetop", false, "page cache hits by process", vec![need("page cache", vec![
-            alt("kprobes", vec![M::Kprobe("folio_mark_accessed"), M::Kprobe("filemap_add_folio")]),
-            alt("function tracer", vec![M::FunctionTracer]),
-            alt("filemap tracepoints", tps(&["filemap:mm_filemap_add_to_page_cache", "filemap:mm_filemap_get_pages"])),
-        ])]),
-        tool("funccount", false, "count kernel function calls", vec![need("calls", vec![
-            alt("function profiler", vec![M::FunctionProfiler]),
-            alt("function tracer", vec![M::FunctionTracer]),
-            alt("kprobes", vec![M::Kprobe("vfs_read")]),
-        ])]),
-        tool("funcgraph", false, "kernel call graphs with durations", vec![need("graph", vec![alt("function_graph tracer", vec![M::FunctionGraphTracer])])]),
-        tool("kprobe", false, "define a kprobe and print its events", vec![need("kprobes", vec![alt("kprobe_events", vec![M::Kprobe("vfs_read")])])]),
+        tool(
+            "list",
+            true,
+            "list events, tracers, options, fields",
+            vec![need("event list", vec![alt("tracefs", vec![M::Tracefs])])],
+        ),
+        tool(
+            "tp",
+            true,
+            "print tracepoint events live",
+            vec![need("events", vec![alt("tracefs instance", vec![M::Tracefs])])],
+        ),
+        tool(
+            "stat",
+            false,
+            "count PMC and software events (perf stat)",
+            vec![need(
+                "counters",
+                vec![alt("perf_event_open", vec![M::PerfCounters])],
+            )],
+        ),
+        tool(
+            "record",
+            false,
+            "record to trace.dat (trace-cmd record)",
+            vec![need("events", vec![alt("tracefs instance", vec![M::Tracefs])])],
+        ),
+        tool(
+            "report",
+            false,
+            "print a trace.dat (trace-cmd report)",
+            vec![need("input", vec![alt("file", vec![M::FileOnly])])],
+        ),
+        tool(
+            "profile",
+            false,
+            "on-CPU stacks and flame graphs",
+            vec![need("samples", vec![alt("perf sampling", vec![M::PerfSampling])])],
+        ),
+        tool(
+            "offcputime",
+            false,
+            "off-CPU time by stack",
+            vec![need(
+                "switches",
+                vec![alt(
+                    "sched_switch + perf callchains",
+                    vec![M::Tracepoint("sched:sched_switch"), M::PerfSampling],
+                )],
+            )],
+        ),
+        tool(
+            "memleak",
+            false,
+            "outstanding allocations by stack",
+            vec![need(
+                "allocations",
+                vec![
+                    alt("uprobes on the allocator", MALLOC.to_vec()),
+                    alt(
+                        "kmem tracepoints (kernel mode)",
+                        tps(&["kmem:kmalloc", "kmem:kfree"]),
+                    ),
+                ],
+            )],
+        ),
+        tool(
+            "deadlock",
+            false,
+            "lock-order inversions (pthread mutexes)",
+            vec![
+                need(
+                    "lock events",
+                    vec![alt(
+                        "pthread uprobes",
+                        vec![
+                            M::Uprobe("libc:pthread_mutex_lock"),
+                            M::Uprobe("libc:pthread_mutex_unlock"),
+                        ],
+                    )],
+                ),
+                need(
+                    "thread lifecycle",
+                    vec![alt(
+                        "sched tracepoints",
+                        tps(&["sched:sched_process_fork", "sched:sched_process_exit"]),
+                    )],
+                ),
+            ],
+        ),
+        tool(
+            "biolatency",
+            false,
+            "block I/O latency histogram",
+            vec![need("requests", vec![alt("block tracepoints", tps(BLOCK))])],
+        ),
+        tool(
+            "biosnoop",
+            false,
+            "one line per block I/O",
+            vec![need("requests", vec![alt("block tracepoints", tps(BLOCK))])],
+        ),
+        tool(
+            "biotop",
+            false,
+            "block I/O by process",
+            vec![need("requests", vec![alt("block tracepoints", tps(BLOCK))])],
+        ),
+        tool(
+            "bitesize",
+            false,
+            "I/O size histograms by process",
+            vec![need(
+                "requests",
+                vec![alt("block tracepoints", tps(&["block:block_rq_issue"]))],
+            )],
+        ),
+        tool(
+            "runqlat",
+            false,
+            "run-queue latency histogram",
+            vec![need("scheduler", vec![alt("sched tracepoints", tps(SCHED))])],
+        ),
+        tool(
+            "runqslower",
+            false,
+            "slow run-queue waits",
+            vec![need("scheduler", vec![alt("sched tracepoints", tps(SCHED))])],
+        ),
+        tool(
+            "sched",
+            false,
+            "perf sched latency",
+            vec![need("scheduler", vec![alt("sched tracepoints", tps(SCHED))])],
+        ),
+        tool(
+            "cpudist",
+            false,
+            "on/off-CPU time histograms",
+            vec![need(
+                "scheduler",
+                vec![alt("sched tracepoints", tps(&["sched:sched_switch"]))],
+            )],
+        ),
+        tool(
+            "cachestat",
+            false,
+            "page cache hit ratio",
+            vec![need(
+                "page cache",
+                vec![
+                    alt(
+                        "kprobes",
+                        vec![
+                            M::Kprobe("folio_mark_accessed"),
+                            M::Kprobe("filemap_add_folio"),
+                            M::Kprobe("mark_buffer_dirty"),
+                        ],
+                    ),
+                    alt(
+                        "kprobes (pre-5.16 names)",
+                        vec![
+                            M::Kprobe("mark_page_accessed"),
+                            M::Kprobe("add_to_page_cache_lru"),
+                            M::Kprobe("mark_buffer_dirty"),
+                        ],
+                    ),
+                    alt("function profiler", vec![M::FunctionProfiler]),
+                    alt("function tracer", vec![M::FunctionTracer]),
+                    alt(
+                        "filemap tracepoints",
+                        tps(&[
+                            "filemap:mm_filemap_add_to_page_cache",
+                            "filemap:mm_filemap_get_pages",
+                        ]),
+                    ),
+                ],
+            )],
+        ),
+        tool(
+            "cachetop",
+            false,
+            "page cache hits by process",
+            vec![need(
+                "page cache",
+                vec![
+                    alt(
+                        "kprobes",
+                        vec![M::Kprobe("folio_mark_accessed"), M::Kprobe("filemap_add_folio")],
+                    ),
+                    alt("function tracer", vec![M::FunctionTracer]),
+                    alt(
+                        "filemap tracepoints",
+                        tps(&[
+                            "filemap:mm_filemap_add_to_page_cache",
+                            "filemap:mm_filemap_get_pages",
+                        ]),
+                    ),
+                ],
+            )],
+        ),
+        tool(
+            "funccount",
+            false,
+            "count kernel function calls",
+            vec![need(
+                "calls",
+                vec![
+                    alt("function profiler", vec![M::FunctionProfiler]),
+                    alt("function tracer", vec![M::FunctionTracer]),
+                    alt("kprobes", vec![M::Kprobe("vfs_read")]),
+                ],
+            )],
+        ),
+        tool(
+            "funcgraph",
+            false,
+            "kernel call graphs with durations",
+            vec![need(
+                "graph",
+                vec![alt("function_graph tracer", vec![M::FunctionGraphTracer])],
+            )],
+        ),
+        tool(
+            "kprobe",
+            false,
+            "define a kprobe and print its events",
+            vec![need(
+                "kprobes",
+                vec![alt("kprobe_events", vec![M::Kprobe("vfs_read")])],
+            )],
+        ),
     ]
 }

@@ -11,7 +11,9 @@ use std::process::ExitCode;
 
 /// `ftr doctor` flags.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "EXAMPLES:\n    ftr doctor          # feature and tool table\n    ftr doctor -v       # also say why earlier alternatives were skipped\n    ftr doctor --json   # the same as one JSON object")]
+#[command(
+    after_help = "EXAMPLES:\n    ftr doctor          # feature and tool table\n    ftr doctor -v       # also say why earlier alternatives were skipped\n    ftr doctor --json   # the same as one JSON object"
+)]
 pub struct Args {
     /// Print one JSON object instead of tables.
     #[arg(long)]
@@ -20,7 +22,13 @@ pub struct Args {
 
 fn kernel_release() -> String {
     nix::sys::utsname::uname()
-        .map(|u| format!("{} ({})", u.release().to_string_lossy(), u.machine().to_string_lossy()))
+        .map(|u| {
+            format!(
+                "{} ({})",
+                u.release().to_string_lossy(),
+                u.machine().to_string_lossy()
+            )
+        })
         .unwrap_or_else(|_| "unknown".into())
 }
 
@@ -35,7 +43,11 @@ fn tool_state(built: bool, r: &Resolution) -> &'static str {
 
 fn mechanism_text(r: &Resolution) -> String {
     if r.ok() {
-        r.chosen.iter().map(|(_, alt, _)| *alt).collect::<Vec<_>>().join(" + ")
+        r.chosen
+            .iter()
+            .map(|(_, alt, _)| *alt)
+            .collect::<Vec<_>>()
+            .join(" + ")
     } else {
         r.unmet
             .iter()
@@ -49,22 +61,35 @@ fn mechanism_text(r: &Resolution) -> String {
 pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     let tracing = g.tracing_for_writing().map_err(|e| format!("{e:#}"));
     let env = KernelEnv::probe(tracing);
-    let tools: Vec<_> = catalog::all().into_iter().map(|t| {
-        let r = t.plan.resolve(&env);
-        (t, r)
-    }).collect();
+    let tools: Vec<_> = catalog::all()
+        .into_iter()
+        .map(|t| {
+            let r = t.plan.resolve(&env);
+            (t, r)
+        })
+        .collect();
     let mut out = std::io::stdout().lock();
     if args.json {
         let features: serde_json::Map<String, Value> = env
             .tracefs
             .as_ref()
-            .map(|(_, c)| c.features().into_iter().map(|(n, s)| (n.to_owned(), json!({"state": s.word(), "detail": s.detail()}))).collect())
+            .map(|(_, c)| {
+                c.features()
+                    .into_iter()
+                    .map(|(n, s)| (n.to_owned(), json!({"state": s.word(), "detail": s.detail()})))
+                    .collect()
+            })
             .unwrap_or_default();
         let pmu: serde_json::Map<String, Value> = env
             .pmu
             .features()
             .into_iter()
-            .map(|(n, p)| (n.to_owned(), json!({"usable": p.is_usable(), "detail": p.to_string()})))
+            .map(|(n, p)| {
+                (
+                    n.to_owned(),
+                    json!({"usable": p.is_usable(), "detail": p.to_string()}),
+                )
+            })
             .collect();
         let v = json!({
             "kernel": kernel_release(),
@@ -99,7 +124,12 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
             },
             c.events
         )?,
-        None => writeln!(out, "kernel {}; NO tracefs: {}", kernel_release(), env.tracefs_error.as_deref().unwrap_or("?"))?,
+        None => writeln!(
+            out,
+            "kernel {}; NO tracefs: {}",
+            kernel_release(),
+            env.tracefs_error.as_deref().unwrap_or("?")
+        )?,
     }
     writeln!(out)?;
     let mut t = Table::new(["FEATURE", "STATE", "EVIDENCE"]);
@@ -107,17 +137,33 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
         for (name, s) in c.features() {
             t.row([name.to_owned(), s.word().to_owned(), s.detail().to_owned()]);
         }
-        t.row(["lockdown".to_owned(), c.lockdown.clone().unwrap_or_else(|| "unknown".into()), "from /sys/kernel/security/lockdown (securityfs)".into()]);
+        t.row([
+            "lockdown".to_owned(),
+            c.lockdown.clone().unwrap_or_else(|| "unknown".into()),
+            "from /sys/kernel/security/lockdown (securityfs)".into(),
+        ]);
     }
-    t.row(["perf_event_paranoid".to_owned(), env.pmu.paranoid.map_or("unknown".into(), |p| p.to_string()), "/proc/sys/kernel/perf_event_paranoid".into()]);
+    t.row([
+        "perf_event_paranoid".to_owned(),
+        env.pmu.paranoid.map_or("unknown".into(), |p| p.to_string()),
+        "/proc/sys/kernel/perf_event_paranoid".into(),
+    ]);
     for (name, p) in env.pmu.features() {
-        t.row([name.to_owned(), if p.is_usable() { "yes" } else { "no" }.to_owned(), p.to_string()]);
+        t.row([
+            name.to_owned(),
+            if p.is_usable() { "yes" } else { "no" }.to_owned(),
+            p.to_string(),
+        ]);
     }
     t.print(&mut out)?;
     writeln!(out)?;
     let mut t = Table::new(["TOOL", "STATE", "MECHANISM HERE"]);
     for (tool, r) in &tools {
-        t.row([tool.name.to_owned(), tool_state(tool.built, r).to_owned(), mechanism_text(r)]);
+        t.row([
+            tool.name.to_owned(),
+            tool_state(tool.built, r).to_owned(),
+            mechanism_text(r),
+        ]);
         if g.verbose > 0 {
             for (_, _, skipped) in &r.chosen {
                 for s in skipped {

@@ -10,7 +10,9 @@ use std::process::ExitCode;
 
 /// `ftr list` flags. With none, lists events, tracers and options.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "EXAMPLES:\n    ftr list -e                    # every event\n    ftr list -e 'sched:*'          # scheduler events\n    ftr list -e sched_switch -F    # its fields\n    ftr list -t                    # tracers\n    ftr list -o                    # trace options")]
+#[command(
+    after_help = "EXAMPLES:\n    ftr list -e                    # every event\n    ftr list -e 'sched:*'          # scheduler events\n    ftr list -e sched_switch -F    # its fields\n    ftr list -t                    # tracers\n    ftr list -o                    # trace options"
+)]
 pub struct Args {
     /// List events, or only those matching GLOB (`sys:event`, `sys`, `*wake*`).
     #[arg(short = 'e', long = "events", value_name = "GLOB", num_args = 0..=1, default_missing_value = "*")]

@@ -52,7 +52,10 @@ impl Global {
 
 /// Runs the selected tool.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    let g = Global { verbose: cli.verbose, tracing_dir: cli.tracing_dir };
+    let g = Global {
+        verbose: cli.verbose,
+        tracing_dir: cli.tracing_dir,
+    };
     match cli.command {
         Command::Doctor(a) => doctor::run(&g, a),
         Command::List(a) => list::run(&g, a),

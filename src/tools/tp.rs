@@ -15,7 +15,9 @@ use std::time::Duration;
 
 /// `ftr tp` flags.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "EXAMPLES:\n    ftr tp sched:sched_process_exec                 # every exec\n    ftr tp 'sched:sched_switch' -p 1234 -d 5         # one process, 5 seconds\n    ftr tp block:block_rq_issue --filter 'bytes > 65536'\n    ftr tp 'syscalls:sys_enter_open*' --json")]
+#[command(
+    after_help = "EXAMPLES:\n    ftr tp sched:sched_process_exec                 # every exec\n    ftr tp 'sched:sched_switch' -p 1234 -d 5         # one process, 5 seconds\n    ftr tp block:block_rq_issue --filter 'bytes > 65536'\n    ftr tp 'syscalls:sys_enter_open*' --json"
+)]
 pub struct Args {
     /// Events to print: SYS:EVENT, globs allowed (`sched:*`).
     #[arg(required = true, value_name = "SYS:EVENT")]
@@ -46,7 +48,12 @@ fn resolve_events(all: &[EventName], specs: &[String]) -> Result<Vec<EventName>>
         let found = select_events(all, spec);
         if found.is_empty() {
             let sys = spec.split(':').next().unwrap_or(spec);
-            let near: Vec<String> = all.iter().filter(|e| e.system == sys).take(5).map(|e| e.to_string()).collect();
+            let near: Vec<String> = all
+                .iter()
+                .filter(|e| e.system == sys)
+                .take(5)
+                .map(|e| e.to_string())
+                .collect();
             if near.is_empty() {
                 bail!("no event matches {spec:?} (see `ftr list -e`)");
             }
@@ -66,7 +73,9 @@ fn print_line(out: &mut dyn Write, comms: &mut CommCache, ev: &Event<'_>, json: 
     if json {
         let mut fields = serde_json::Map::new();
         for f in ev.schema.event_fields() {
-            let Some(r) = ev.schema.field(&f.name) else { continue };
+            let Some(r) = ev.schema.field(&f.name) else {
+                continue;
+            };
             let v = match r.value(ev.data, ev.endian) {
                 ftr_tracefs::format::Value::Signed(i) => serde_json::json!(i),
                 ftr_tracefs::format::Value::Unsigned(u) => serde_json::json!(u),
@@ -142,7 +151,11 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
         },
     );
     let flushed = out.flush();
-    let overruns: u64 = session.cpu_stats().iter().map(|(_, s)| s.overrun + s.dropped_events).sum();
+    let overruns: u64 = session
+        .cpu_stats()
+        .iter()
+        .map(|(_, s)| s.overrun + s.dropped_events)
+        .sum();
     let finished = session.finish();
     let stats = stats?;
     finished?;
@@ -155,7 +168,10 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
         stats.events,
         stats.lost_events,
         if overruns > 0 || stats.lost_pages > stats.lost_events.min(stats.lost_pages) {
-            format!(" (kernel counted {overruns} overrun/dropped; {} pages reported losses)", stats.lost_pages)
+            format!(
+                " (kernel counted {overruns} overrun/dropped; {} pages reported losses)",
+                stats.lost_pages
+            )
         } else {
             String::new()
         }

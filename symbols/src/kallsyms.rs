@@ -21,8 +21,15 @@ pub fn parse_kallsyms(text: &str) -> Vec<KernelSymbol> {
             let address = u64::from_str_radix(it.next()?, 16).ok()?;
             let kind = it.next()?.chars().next()?;
             let name = it.next()?.to_owned();
-            let module = it.next().map(|m| m.trim_matches(|c| c == '[' || c == ']').to_owned());
-            Some(KernelSymbol { address, kind, name, module })
+            let module = it
+                .next()
+                .map(|m| m.trim_matches(|c| c == '[' || c == ']').to_owned());
+            Some(KernelSymbol {
+                address,
+                kind,
+                name,
+                module,
+            })
         })
         .collect()
 }

@@ -4,7 +4,12 @@ use crate::util::run_ftr;
 
 #[test]
 fn usage_errors_exit_2_without_panicking() {
-    for args in [&["nosuchtool"][..], &["tp"], &["list", "--nope"], &["tp", "a:b", "-d", "x"]] {
+    for args in [
+        &["nosuchtool"][..],
+        &["tp"],
+        &["list", "--nope"],
+        &["tp", "a:b", "-d", "x"],
+    ] {
         let out = run_ftr(args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");

@@ -16,11 +16,33 @@ fn doctor_reports_features_and_tools() {
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let kp = &v["features"]["kprobe_events"]["state"];
-    let expect = if t.path("kprobe_events").exists() { "yes" } else { "missing" };
+    let expect = if t.path("kprobe_events").exists() {
+        "yes"
+    } else {
+        "missing"
+    };
     assert_eq!(kp, expect, "kprobe_events state follows the file");
-    assert_eq!(v["features"]["uprobe_events"]["state"], if t.path("uprobe_events").exists() { "yes" } else { "missing" });
+    assert_eq!(
+        v["features"]["uprobe_events"]["state"],
+        if t.path("uprobe_events").exists() {
+            "yes"
+        } else {
+            "missing"
+        }
+    );
     let tools = v["tools"].as_array().unwrap();
-    for name in ["tp", "list", "stat", "memleak", "biolatency", "cachestat", "funcgraph", "record", "report", "profile"] {
+    for name in [
+        "tp",
+        "list",
+        "stat",
+        "memleak",
+        "biolatency",
+        "cachestat",
+        "funcgraph",
+        "record",
+        "report",
+        "profile",
+    ] {
         assert!(tools.iter().any(|x| x["name"] == name), "doctor lists {name}");
     }
     // cachestat must pick a mechanism that exists here.

@@ -23,7 +23,11 @@ fn instance_records_exactly_the_execs_of_a_child() {
 
     let out = Command::new(&prog).arg("50").output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let pids: HashSet<i64> = String::from_utf8(out.stdout).unwrap().lines().map(|l| l.parse().unwrap()).collect();
+    let pids: HashSet<i64> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
     assert_eq!(pids.len(), 50);
     inst.set_tracing_on(false).unwrap();
 
@@ -56,10 +60,16 @@ fn instance_records_exactly_the_execs_of_a_child() {
         .unwrap();
     assert_eq!(lost, 0, "the 4 MiB buffer overflowed");
     assert_eq!(execs, 50, "exec events for the child's pids");
-    assert!(switches_to_children >= 50, "each child was switched in at least once: {switches_to_children}");
+    assert!(
+        switches_to_children >= 50,
+        "each child was switched in at least once: {switches_to_children}"
+    );
     drop(reader);
     inst.remove().unwrap();
-    assert!(!t.path("instances").join(&name).exists(), "instance {name} is gone");
+    assert!(
+        !t.path("instances").join(&name).exists(),
+        "instance {name} is gone"
+    );
 }
 
 #[test]
@@ -67,9 +77,13 @@ fn bad_filter_is_refused_with_the_kernels_words_and_nothing_stays() {
     let Some(t) = live_tracing() else { return };
     let inst = Instance::create(&t).unwrap();
     let name = inst.name().unwrap().to_owned();
-    let e = inst.set_event_filter("sched", "sched_switch", "no_such_field == 1").unwrap_err();
+    let e = inst
+        .set_event_filter("sched", "sched_switch", "no_such_field == 1")
+        .unwrap_err();
     assert_eq!(e.kind(), ftr_tracefs::ErrorKind::InvalidInput, "{e}");
-    let e = inst.set_event_filter("sched", "sched_switch", "prev_pid == 1\n0").unwrap_err();
+    let e = inst
+        .set_event_filter("sched", "sched_switch", "prev_pid == 1\n0")
+        .unwrap_err();
     assert!(matches!(e, ftr_tracefs::Error::UnsafeValue { .. }), "{e}");
     assert!(inst.enable_event("nosuch", "event").is_err());
     assert!(inst.enable_event("../..", "x").is_err());

@@ -4,7 +4,10 @@
 use crate::util::{kernel_data, live_tracing, run_ftr};
 
 fn host_tree() -> String {
-    kernel_data("host-6.18-lockdown").join("host-6.18.44-fc").to_string_lossy().into_owned()
+    kernel_data("host-6.18-lockdown")
+        .join("host-6.18.44-fc")
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[test]
@@ -17,7 +20,15 @@ fn lists_events_and_fields_of_a_captured_tree() {
     assert!(text.lines().all(|l| l.starts_with("sched:")));
     let out = run_ftr(&["--tracing-dir", &root, "list", "-e", "sched:sched_switch", "-F"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    for f in ["prev_comm", "prev_pid", "prev_prio", "prev_state", "next_comm", "next_pid", "next_prio"] {
+    for f in [
+        "prev_comm",
+        "prev_pid",
+        "prev_prio",
+        "prev_state",
+        "next_comm",
+        "next_pid",
+        "next_prio",
+    ] {
         assert!(text.contains(f), "{f} in {text}");
     }
     let out = run_ftr(&["--tracing-dir", &root, "list", "-t"]);

@@ -10,7 +10,10 @@ fn kill_and_check(sig: Signal) {
     let Some(t) = live_tracing() else { return };
     let (mut child, rx) = start_tracing(&["tp", "sched:sched_switch", "sched:sched_wakeup"]);
     let pid = child.id();
-    assert!(!leftovers_of(t.root(), pid).is_empty(), "tp has an instance while running");
+    assert!(
+        !leftovers_of(t.root(), pid).is_empty(),
+        "tp has an instance while running"
+    );
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).unwrap();
     let status = child.wait().unwrap();
     let stderr: Vec<String> = rx.try_iter().collect();
@@ -19,7 +22,10 @@ fn kill_and_check(sig: Signal) {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     } else {
         assert!(status.success(), "{sig}: {status:?} {stderr:?}");
-        assert!(stderr.iter().any(|l| l.contains(" events; ")), "{sig}: summary printed: {stderr:?}");
+        assert!(
+            stderr.iter().any(|l| l.contains(" events; ")),
+            "{sig}: summary printed: {stderr:?}"
+        );
     }
     assert_eq!(leftovers_of(t.root(), pid), Vec::<String>::new(), "after {sig}");
 }

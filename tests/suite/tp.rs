@@ -10,7 +10,12 @@ use std::time::Duration;
 
 /// Starts `ftr ARGS` and waits until it says it is tracing.
 pub fn start_tracing(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
-    let mut child = ftr().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = ftr()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -19,7 +24,9 @@ pub fn start_tracing(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
         }
     });
     loop {
-        let line = rx.recv_timeout(Duration::from_secs(30)).expect("ftr never said it was tracing");
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("ftr never said it was tracing");
         if line.starts_with("Tracing ") {
             break;
         }
@@ -35,10 +42,19 @@ fn signal(child: &Child, sig: nix::sys::signal::Signal) {
 fn tp_prints_every_exec_of_the_children() {
     let Some(t) = live_tracing() else { return };
     let prog = c_program("exec_true");
-    let (mut child, rx) = start_tracing(&["tp", "sched:sched_process_exec", "--filter", "filename ~ \"*true\""]);
+    let (mut child, rx) = start_tracing(&[
+        "tp",
+        "sched:sched_process_exec",
+        "--filter",
+        "filename ~ \"*true\"",
+    ]);
     let out = Command::new(&prog).arg("50").output().unwrap();
     assert!(out.status.success());
-    let pids: HashSet<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect();
+    let pids: HashSet<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
     std::thread::sleep(Duration::from_millis(300));
     signal(&child, nix::sys::signal::Signal::SIGINT);
     let mut stdout = String::new();
@@ -46,7 +62,10 @@ fn tp_prints_every_exec_of_the_children() {
     let status = child.wait().unwrap();
     let stderr: Vec<String> = rx.try_iter().collect();
     assert!(status.success(), "ftr tp after SIGINT: {status:?} {stderr:?}");
-    assert!(stderr.iter().any(|l| l.contains(" events; ")), "final summary on Ctrl-C: {stderr:?}");
+    assert!(
+        stderr.iter().any(|l| l.contains(" events; ")),
+        "final summary on Ctrl-C: {stderr:?}"
+    );
     let mine: Vec<&str> = stdout
         .lines()
         .filter(|l| {
@@ -59,7 +78,14 @@ fn tp_prints_every_exec_of_the_children() {
         assert!(l.contains(": sched_process_exec: filename=/bin/true pid="), "{l}");
     }
     // The kernel filter ran: nothing but *true execs reached us.
-    assert!(stdout.lines().all(|l| l.contains("filename=") && l.split("filename=").nth(1).unwrap().split(' ').next().unwrap().ends_with("true")));
+    assert!(stdout.lines().all(|l| l.contains("filename=")
+        && l.split("filename=")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .ends_with("true")));
     assert_eq!(leftovers_of(t.root(), child.id()), Vec::<String>::new());
 }
 
@@ -89,7 +115,7 @@ fn tp_errors_are_one_line_and_leave_nothing() {
         &["tp", "nosuch:event"][..],
         &["tp", "sched:sched_switch", "--filter", "no_such_field == 1"],
         &["tp", "sched:sched_switch", "--filter", "a\n-:all"],
-        &["tp", "sched:sched_switch", "-d", "-1"],
+        &["tp", "sched:sched_switch", "-d", "0"],
         &["tp", "sched:sched_switch", "-C", "nosuchclock"],
     ] {
         let out = ftr().args(args).output().unwrap();
@@ -109,5 +135,8 @@ fn tp_errors_are_one_line_and_leave_nothing() {
             (nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_err()).then_some(n)
         })
         .collect();
-    assert!(leftovers.is_empty(), "instances of dead ftr processes: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "instances of dead ftr processes: {leftovers:?}"
+    );
 }

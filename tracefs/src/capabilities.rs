@@ -107,7 +107,9 @@ fn refusal(what: &str, e: &crate::Error) -> Support {
 fn io_refusal(what: &str, e: &io::Error) -> Support {
     match e.raw_os_error() {
         Some(libc::ENOENT) => Support::Missing(format!("{what}: {e}")),
-        Some(libc::EPERM) | Some(libc::EACCES) => Support::Refused(format!("{what}: {e} (lockdown or not root)")),
+        Some(libc::EPERM) | Some(libc::EACCES) => {
+            Support::Refused(format!("{what}: {e} (lockdown or not root)"))
+        }
         _ => Support::Refused(format!("{what}: {e}")),
     }
 }
@@ -119,10 +121,15 @@ fn io_refusal(what: &str, e: &io::Error) -> Support {
 fn probe_tracer(tracing: &TracingDir, scratch: Option<&Instance>, tracer: &str) -> Support {
     let listed = read_text(&tracing.path("available_tracers")).unwrap_or_default();
     if !listed.split_whitespace().any(|t| t == tracer) {
-        return Support::Missing(format!("{tracer} is not in available_tracers ({})", listed.trim()));
+        return Support::Missing(format!(
+            "{tracer} is not in available_tracers ({})",
+            listed.trim()
+        ));
     }
     let (file, place) = match scratch {
-        Some(i) if i.dir().join("current_tracer").exists() => (i.dir().join("current_tracer"), "a scratch instance"),
+        Some(i) if i.dir().join("current_tracer").exists() => {
+            (i.dir().join("current_tracer"), "a scratch instance")
+        }
         _ => {
             let top = tracing.path("current_tracer");
             if read_text(&top).map(|t| t.trim() != "nop").unwrap_or(true) {
@@ -158,18 +165,29 @@ fn probe_dynamic(tracing: &TracingDir, kind: ProbeKind) -> Support {
     }
     let targets: Vec<String> = match kind {
         // Symbols present on every kernel since 2.6; the first that exists wins.
-        ProbeKind::Kprobe => ["vfs_read", "ksys_read", "sys_read", "do_sys_open"].iter().map(|s| s.to_string()).collect(),
+        ProbeKind::Kprobe => ["vfs_read", "ksys_read", "sys_read", "do_sys_open"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         // Offset 0 of our own binary: a uprobe is only inserted once enabled,
         // and this one never is.
         ProbeKind::Uprobe => match std::fs::canonicalize("/proc/self/exe") {
-            Ok(p) if !p.to_string_lossy().contains(char::is_whitespace) => vec![format!("{}:0x0", p.display())],
+            Ok(p) if !p.to_string_lossy().contains(char::is_whitespace) => {
+                vec![format!("{}:0x0", p.display())]
+            }
             _ => vec!["/bin/sh:0x0".into()],
         },
     };
     let group = ProbeGroup::new(tracing);
     let mut last = None;
     for target in targets {
-        let def = ProbeDef { kind, ret: false, event: "ftr_trial".into(), target: target.clone(), args: vec![] };
+        let def = ProbeDef {
+            kind,
+            ret: false,
+            event: "ftr_trial".into(),
+            target: target.clone(),
+            args: vec![],
+        };
         match group.add(&def) {
             Ok(()) => {
                 return match group.remove() {
@@ -191,12 +209,20 @@ impl Capabilities {
     /// instance that is removed before this returns; nothing is left behind.
     pub fn probe(tracing: &TracingDir) -> Capabilities {
         let root = tracing.root().to_owned();
-        let events = read_text(&tracing.path("available_events")).map(|t| t.lines().count()).unwrap_or(0);
+        let events = read_text(&tracing.path("available_events"))
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
         let (instances, scratch) = if !tracing.path("instances").is_dir() {
-            (Support::Missing("no instances/ directory (added in 3.10)".into()), None)
+            (
+                Support::Missing("no instances/ directory (added in 3.10)".into()),
+                None,
+            )
         } else {
             match Instance::create(tracing) {
-                Ok(i) => (Support::Usable("created and removed a scratch instance".into()), Some(i)),
+                Ok(i) => (
+                    Support::Usable("created and removed a scratch instance".into()),
+                    Some(i),
+                ),
                 Err(e) => (refusal("creating an instance", &e), None),
             }
         };
@@ -210,7 +236,9 @@ impl Capabilities {
             Support::Missing("no function_profile_enabled (CONFIG_FUNCTION_PROFILER off)".into())
         } else {
             match can_open_for_append(&tracing.path("function_profile_enabled")) {
-                Ok(()) if tracing.path("trace_stat").is_dir() => Support::Usable("function_profile_enabled opens for writing".into()),
+                Ok(()) if tracing.path("trace_stat").is_dir() => {
+                    Support::Usable("function_profile_enabled opens for writing".into())
+                }
                 Ok(()) => Support::Missing("no trace_stat/ directory".into()),
                 Err(e) => io_refusal("opening function_profile_enabled", &e),
             }
@@ -227,10 +255,14 @@ impl Capabilities {
             function_profiler,
             dynamic_events: exists(&root, "dynamic_events", " (before 4.20)"),
             error_log: exists(&root, "error_log", " (before 5.2)"),
-            subbuf_size: exists(&root, "buffer_subbuf_size_kb", " (before 6.8: sub-buffers are one page)"),
-            lockdown: std::fs::read_to_string("/sys/kernel/security/lockdown").ok().and_then(|t| {
-                crate::instance::selected_choice(&t).map(str::to_owned)
-            }),
+            subbuf_size: exists(
+                &root,
+                "buffer_subbuf_size_kb",
+                " (before 6.8: sub-buffers are one page)",
+            ),
+            lockdown: std::fs::read_to_string("/sys/kernel/security/lockdown")
+                .ok()
+                .and_then(|t| crate::instance::selected_choice(&t).map(str::to_owned)),
             root,
             located: tracing.located().clone(),
         };

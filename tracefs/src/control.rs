@@ -63,7 +63,10 @@ pub fn write_control(path: &Path, value: &str, mode: WriteMode) -> Result<()> {
     let result = opts.open(path).and_then(|mut f| {
         let n = f.write(&buf)?;
         if n != buf.len() {
-            return Err(io::Error::new(io::ErrorKind::WriteZero, format!("short write: {n} of {} bytes", buf.len())));
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!("short write: {n} of {} bytes", buf.len()),
+            ));
         }
         Ok(())
     });
@@ -75,9 +78,15 @@ pub fn write_control(path: &Path, value: &str, mode: WriteMode) -> Result<()> {
     })
 }
 
-/// Reads a whole control or text file as (lossy) UTF-8.
+/// Size of the first read of a tracefs text file. Some files are generated
+/// whole on each read and answer a second read with EOF (6.18's
+/// `header_page` after a 32-byte read), so the first read must take all.
+const FIRST_READ: usize = 256 * 1024;
+
+/// Reads a whole control or text file as (lossy) UTF-8, asking for the
+/// whole file in the first read(2).
 pub fn read_text(path: &Path) -> Result<String> {
-    let mut bytes = Vec::new();
+    let mut bytes = Vec::with_capacity(FIRST_READ);
     std::fs::File::open(path)
         .and_then(|mut f| f.read_to_end(&mut bytes))
         .map_err(|source| Error::Read {

@@ -27,7 +27,10 @@ impl EventName {
         if system.is_empty() || name.is_empty() {
             return None;
         }
-        Some(EventName { system: system.to_owned(), name: name.to_owned() })
+        Some(EventName {
+            system: system.to_owned(),
+            name: name.to_owned(),
+        })
     }
 }
 
@@ -45,9 +48,14 @@ pub fn list_events(tracing: &TracingDir) -> Result<Vec<EventName>> {
         Err(_) => {
             let dir = tracing.events_dir();
             let mut v = Vec::new();
-            let systems = std::fs::read_dir(&dir).map_err(|source| Error::Read { path: dir.clone(), source })?;
+            let systems = std::fs::read_dir(&dir).map_err(|source| Error::Read {
+                path: dir.clone(),
+                source,
+            })?;
             for sys in systems.flatten().filter(|e| e.path().is_dir()) {
-                let Ok(events) = std::fs::read_dir(sys.path()) else { continue };
+                let Ok(events) = std::fs::read_dir(sys.path()) else {
+                    continue;
+                };
                 for ev in events.flatten() {
                     if ev.path().join("format").is_file() {
                         v.push(EventName {
@@ -74,12 +82,12 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     let (mut pi, mut ti) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        if pi < p.len() && p[pi] == '*' {
             star = Some((pi, ti));
             pi += 1;
+        } else if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
         } else if let Some((sp, st)) = star {
             pi = sp + 1;
             ti = st + 1;
@@ -96,7 +104,10 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 /// glob meaning a whole system or any event name that matches.
 pub fn select_events<'a>(all: &'a [EventName], spec: &str) -> Vec<&'a EventName> {
     match spec.split_once(':').or_else(|| spec.split_once('/')) {
-        Some((s, n)) => all.iter().filter(|e| glob_match(s, &e.system) && glob_match(n, &e.name)).collect(),
+        Some((s, n)) => all
+            .iter()
+            .filter(|e| glob_match(s, &e.system) && glob_match(n, &e.name))
+            .collect(),
         None => all
             .iter()
             .filter(|e| glob_match(spec, &e.system) || glob_match(spec, &e.name))
@@ -117,11 +128,15 @@ mod tests {
         assert!(!glob_match("sched", "sched_switch"));
         assert!(glob_match("*_enter_*", "sys_enter_read"));
         assert!(!glob_match("a*b", "aXc"));
+        assert!(glob_match("*", "*x"));
+        assert!(glob_match("a*", "a*"));
     }
 
     #[test]
     fn selection() {
-        let all = parse_available_events("sched:sched_switch\nsched:sched_wakeup\nirq:irq_handler_entry\nbad line\n");
+        let all = parse_available_events(
+            "sched:sched_switch\nsched:sched_wakeup\nirq:irq_handler_entry\nbad line\n",
+        );
         assert_eq!(all.len(), 3);
         assert_eq!(select_events(&all, "sched").len(), 2);
         assert_eq!(select_events(&all, "sched:*wake*").len(), 1);

@@ -91,10 +91,7 @@ impl Guard {
     /// leaves at worst an undo of something that never happened (harmless:
     /// every undo tolerates ENOENT).
     pub fn record(&self, undo: Undo) {
-        log().push(Entry {
-            guard: self.id,
-            undo,
-        });
+        log().push(Entry { guard: self.id, undo });
     }
 
     /// Drops a record without undoing it (the change was taken back by hand
@@ -336,8 +333,14 @@ mod tests {
         assert_eq!(group_owner("ftr_77"), Some(77));
         assert_eq!(group_owner("ftr_77x"), None);
         assert_eq!(group_owner("ftr_77_3"), Some(77));
-        assert_eq!(parse_probe_line("p:ftr_9/malloc /lib/libc.so.6:0x0000000000098760"), Some(("ftr_9", "malloc")));
-        assert_eq!(parse_probe_line("r:uprobes/x /bin/true:0x10 arg=$retval"), Some(("uprobes", "x")));
+        assert_eq!(
+            parse_probe_line("p:ftr_9/malloc /lib/libc.so.6:0x0000000000098760"),
+            Some(("ftr_9", "malloc"))
+        );
+        assert_eq!(
+            parse_probe_line("r:uprobes/x /bin/true:0x10 arg=$retval"),
+            Some(("uprobes", "x"))
+        );
         assert_eq!(parse_probe_line(""), None);
     }
 
@@ -349,12 +352,24 @@ mod tests {
         std::fs::write(&f, "now\n").unwrap();
         let a = Guard::new();
         let b = Guard::new();
-        a.record(Undo::Write { path: f.clone(), value: "first".into() });
-        a.record(Undo::Write { path: f.clone(), value: "second".into() });
-        b.record(Undo::Write { path: f.clone(), value: "other".into() });
+        a.record(Undo::Write {
+            path: f.clone(),
+            value: "first".into(),
+        });
+        a.record(Undo::Write {
+            path: f.clone(),
+            value: "second".into(),
+        });
+        b.record(Undo::Write {
+            path: f.clone(),
+            value: "other".into(),
+        });
         drop(a);
         assert_eq!(std::fs::read_to_string(&f).unwrap(), "first\n");
-        b.forget(&Undo::Write { path: f.clone(), value: "other".into() });
+        b.forget(&Undo::Write {
+            path: f.clone(),
+            value: "other".into(),
+        });
         drop(b);
         assert_eq!(std::fs::read_to_string(&f).unwrap(), "first\n");
         std::fs::remove_dir_all(&dir).unwrap();

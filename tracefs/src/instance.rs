@@ -170,7 +170,9 @@ impl Instance {
                 source: std::io::Error::from_raw_os_error(libc::EINVAL),
             });
         }
-        self.set(Path::new("trace_clock"), clock, |old| selected_choice(old).map(str::to_owned))
+        self.set(Path::new("trace_clock"), clock, |old| {
+            selected_choice(old).map(str::to_owned)
+        })
     }
 
     /// The selected trace clock.
@@ -181,7 +183,9 @@ impl Instance {
 
     /// Turns recording on or off for the whole buffer.
     pub fn set_tracing_on(&self, on: bool) -> Result<()> {
-        self.set(Path::new("tracing_on"), if on { "1" } else { "0" }, |old| Some(old.trim().to_owned()))
+        self.set(Path::new("tracing_on"), if on { "1" } else { "0" }, |old| {
+            Some(old.trim().to_owned())
+        })
     }
 
     /// Sets `buffer_percent` (5.1+): how full a CPU buffer must be before a
@@ -191,11 +195,17 @@ impl Instance {
         if !self.dir.join("buffer_percent").exists() {
             return Ok(());
         }
-        self.set(Path::new("buffer_percent"), &pct.to_string(), |old| Some(old.trim().to_owned()))
+        self.set(Path::new("buffer_percent"), &pct.to_string(), |old| {
+            Some(old.trim().to_owned())
+        })
     }
 
     fn event_dir(&self, system: &str, name: &str) -> Result<PathBuf> {
-        let valid = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+        let valid = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        };
         let dir = self.dir.join("events").join(system).join(name);
         if !valid(system) || !valid(name) || !dir.is_dir() {
             return Err(Error::NoSuchEvent {
@@ -226,13 +236,23 @@ impl Instance {
         let path = self.event_dir(system, name)?.join("filter");
         let r = self.set(&path, expr, |_| Some("0".to_owned()));
         match r {
-            Err(Error::Write { path, value, source, .. }) if source.raw_os_error() == Some(libc::EINVAL) => {
+            Err(Error::Write {
+                path, value, source, ..
+            }) if source.raw_os_error() == Some(libc::EINVAL) => {
                 let said = read_text(&path).unwrap_or_default();
-                let said: Vec<&str> = said.lines().map(str::trim).filter(|l| !l.is_empty() && *l != "none").collect();
+                let said: Vec<&str> = said
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && *l != "none")
+                    .collect();
                 Err(Error::Write {
                     path,
                     value,
-                    detail: if said.is_empty() { String::new() } else { format!(": {}", said.join(" ")) },
+                    detail: if said.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", said.join(" "))
+                    },
                     source,
                 })
             }
@@ -243,7 +263,10 @@ impl Instance {
     /// The CPUs that have a `per_cpu/cpuN` directory, ascending.
     pub fn cpus(&self) -> Result<Vec<u32>> {
         let dir = self.dir.join("per_cpu");
-        let rd = std::fs::read_dir(&dir).map_err(|source| Error::Read { path: dir.clone(), source })?;
+        let rd = std::fs::read_dir(&dir).map_err(|source| Error::Read {
+            path: dir.clone(),
+            source,
+        })?;
         let mut cpus: Vec<u32> = rd
             .flatten()
             .filter_map(|e| e.file_name().to_str()?.strip_prefix("cpu")?.parse().ok())
@@ -259,7 +282,9 @@ impl Instance {
 
     /// Reads `per_cpu/cpuN/stats`.
     pub fn cpu_stats(&self, cpu: u32) -> Result<CpuStats> {
-        Ok(parse_cpu_stats(&read_text(&self.dir.join(format!("per_cpu/cpu{cpu}/stats")))?))
+        Ok(parse_cpu_stats(&read_text(
+            &self.dir.join(format!("per_cpu/cpu{cpu}/stats")),
+        )?))
     }
 
     /// The sub-buffer layout from this buffer's `events/header_page`
@@ -294,7 +319,17 @@ mod tests {
         let s = parse_cpu_stats(
             "entries: 5\noverrun: 1\ncommit overrun: 0\nbytes: 320\noldest event ts:   260.9\nnow ts:   261.0\ndropped events: 2\nread events: 9\n",
         );
-        assert_eq!(s, CpuStats { entries: 5, overrun: 1, commit_overrun: 0, bytes: 320, dropped_events: 2, read_events: 9 });
+        assert_eq!(
+            s,
+            CpuStats {
+                entries: 5,
+                overrun: 1,
+                commit_overrun: 0,
+                bytes: 320,
+                dropped_events: 2,
+                read_events: 9
+            }
+        );
         assert_eq!(selected_choice("[local] global counter"), Some("local"));
         assert_eq!(selected_choice("local [mono] x"), Some("mono"));
         assert_eq!(selected_choice("local"), None);

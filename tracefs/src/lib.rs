@@ -54,7 +54,9 @@ pub use guard::{
     GROUP_PREFIX, INSTANCE_PREFIX,
 };
 pub use instance::{parse_cpu_stats, selected_choice, CpuStats, Instance};
-pub use locate::{choose_from_mounts, parse_mounts, Located, MountEntry, TracingDir, DEBUGFS_PATH, TRACEFS_PATH};
+pub use locate::{
+    choose_from_mounts, parse_mounts, Located, MountEntry, TracingDir, DEBUGFS_PATH, TRACEFS_PATH,
+};
 pub use probes::{ProbeDef, ProbeGroup, ProbeKind};
 pub use reader::{DrainStats, Readiness, RingReader};
 

@@ -146,7 +146,9 @@ impl TracingDir {
                         located: Located::MountedByFtr("debugfs"),
                     });
                 }
-                tried.push(format!("debugfs mounted at {DEBUGFS_PATH} but has no tracing/events"));
+                tried.push(format!(
+                    "debugfs mounted at {DEBUGFS_PATH} but has no tracing/events"
+                ));
             }
             Err(e) => tried.push(format!("mount debugfs at {DEBUGFS_PATH}: {e}")),
         }
@@ -181,14 +183,8 @@ fn mount(fs: &str, at: &Path) -> std::result::Result<(), String> {
     if !at.is_dir() {
         return Err(format!("{} does not exist", at.display()));
     }
-    nix::mount::mount(
-        Some(fs),
-        at,
-        Some(fs),
-        nix::mount::MsFlags::empty(),
-        None::<&str>,
-    )
-    .map_err(|e| e.desc().to_owned())
+    nix::mount::mount(Some(fs), at, Some(fs), nix::mount::MsFlags::empty(), None::<&str>)
+        .map_err(|e| e.desc().to_owned())
 }
 
 #[cfg(test)]

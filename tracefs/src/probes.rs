@@ -51,7 +51,8 @@ pub struct ProbeDef {
 
 fn is_identifier(s: &str) -> bool {
     let mut b = s.bytes();
-    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_') && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
 impl ProbeDef {
@@ -67,7 +68,12 @@ impl ProbeDef {
         if self.target.is_empty() || self.target.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(format!("probe target {:?} must be one word", self.target));
         }
-        let mut cmd = format!("{}:{group}/{} {}", if self.ret { 'r' } else { 'p' }, self.event, self.target);
+        let mut cmd = format!(
+            "{}:{group}/{} {}",
+            if self.ret { 'r' } else { 'p' },
+            self.event,
+            self.target
+        );
         for a in &self.args {
             if a.is_empty() || a.chars().any(|c| c.is_whitespace() || c.is_control()) {
                 return Err(format!("probe argument {a:?} must be one word"));
@@ -123,11 +129,23 @@ impl ProbeGroup {
         self.guard.record(undo.clone());
         match write_control(&path, &cmd, WriteMode::Append) {
             Ok(()) => Ok(()),
-            Err(Error::Write { path, value, source, .. }) => {
+            Err(Error::Write {
+                path, value, source, ..
+            }) => {
                 self.guard.forget(&undo);
                 let log = read_text(&self.root.join("error_log")).unwrap_or_default();
-                let detail = log.lines().rev().find(|l| !l.trim().is_empty()).map(|l| format!(": {}", l.trim())).unwrap_or_default();
-                Err(Error::Write { path, value, detail, source })
+                let detail = log
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .map(|l| format!(": {}", l.trim()))
+                    .unwrap_or_default();
+                Err(Error::Write {
+                    path,
+                    value,
+                    detail,
+                    source,
+                })
             }
             Err(e) => {
                 self.guard.forget(&undo);
@@ -148,8 +166,17 @@ mod tests {
 
     #[test]
     fn commands_are_single_lines_of_single_tokens() {
-        let d = ProbeDef { kind: ProbeKind::Uprobe, ret: true, event: "malloc_ret".into(), target: "/lib/libc.so.6:0x98760".into(), args: vec!["ret=$retval:u64".into()] };
-        assert_eq!(d.command("ftr_1_0").unwrap(), "r:ftr_1_0/malloc_ret /lib/libc.so.6:0x98760 ret=$retval:u64");
+        let d = ProbeDef {
+            kind: ProbeKind::Uprobe,
+            ret: true,
+            event: "malloc_ret".into(),
+            target: "/lib/libc.so.6:0x98760".into(),
+            args: vec!["ret=$retval:u64".into()],
+        };
+        assert_eq!(
+            d.command("ftr_1_0").unwrap(),
+            "r:ftr_1_0/malloc_ret /lib/libc.so.6:0x98760 ret=$retval:u64"
+        );
         let mut bad = d.clone();
         bad.target = "/a b:0x1".into();
         assert!(bad.command("ftr_1_0").is_err());

@@ -82,7 +82,11 @@ impl RingReader {
     /// passes (None waits indefinitely). EINTR counts as a timeout.
     pub fn wait(&self, timeout: Option<Duration>, wake: Option<BorrowedFd<'_>>) -> Result<Readiness> {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-        let mut fds: Vec<PollFd> = self.rings.iter().map(|r| PollFd::new(r.file.as_fd(), PollFlags::POLLIN)).collect();
+        let mut fds: Vec<PollFd> = self
+            .rings
+            .iter()
+            .map(|r| PollFd::new(r.file.as_fd(), PollFlags::POLLIN))
+            .collect();
         if let Some(w) = wake {
             fds.push(PollFd::new(w, PollFlags::POLLIN));
         }
@@ -92,10 +96,18 @@ impl RingReader {
         };
         match poll(&mut fds, t) {
             Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => return Ok(Readiness { data: false, woken: false }),
+            Err(nix::errno::Errno::EINTR) => {
+                return Ok(Readiness {
+                    data: false,
+                    woken: false,
+                })
+            }
             Err(e) => return Err(Error::Poll(e.into())),
         }
-        let ready = |f: &PollFd| f.revents().is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR));
+        let ready = |f: &PollFd| {
+            f.revents()
+                .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR))
+        };
         let n = self.rings.len();
         Ok(Readiness {
             data: fds[..n].iter().any(ready),
@@ -121,7 +133,10 @@ impl RingReader {
                         })
                     }
                 };
-                let page = Page::parse(&self.buf[..n], &self.layout).map_err(|source| Error::Page { cpu: ring.cpu, source })?;
+                let page = Page::parse(&self.buf[..n], &self.layout).map_err(|source| Error::Page {
+                    cpu: ring.cpu,
+                    source,
+                })?;
                 stats.pages += 1;
                 stats.bytes += page.data_len() as u64;
                 f(ring.cpu, &page);

@@ -67,7 +67,11 @@ impl<T> OrderedMerge<T> {
     /// Buffers one event.
     pub fn push(&mut self, ts: u64, value: T) {
         self.round_max = self.round_max.max(ts);
-        self.heap.push(Reverse(Item { ts, seq: self.seq, value }));
+        self.heap.push(Reverse(Item {
+            ts,
+            seq: self.seq,
+            value,
+        }));
         self.seq += 1;
     }
 
@@ -146,7 +150,10 @@ mod tests {
         m.push(5, "cpu1-a");
         assert!(m.pop_ready().is_none(), "nothing is safe before a round ends");
         m.end_round();
-        assert!(m.pop_ready().is_none(), "a later round may still bring older events");
+        assert!(
+            m.pop_ready().is_none(),
+            "a later round may still bring older events"
+        );
         m.push(7, "late-but-older");
         m.push(20, "new");
         m.end_round();

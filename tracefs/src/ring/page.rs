@@ -85,9 +85,7 @@ pub enum PageError {
     },
     /// `commit` says the number of missed events is stored after the data,
     /// but the bytes end before it.
-    #[error(
-        "missed-events count at offset {offset} ({size} bytes) runs past the end ({len} bytes)"
-    )]
+    #[error("missed-events count at offset {offset} ({size} bytes) runs past the end ({len} bytes)")]
     MissedCountPastEnd {
         /// Offset where the count should be.
         offset: usize,
@@ -98,9 +96,7 @@ pub enum PageError {
     },
     /// Fewer than 4 bytes of committed data are left, too few for a record
     /// header.
-    #[error(
-        "record header at offset {offset} runs past the committed data, which ends at offset {end}"
-    )]
+    #[error("record header at offset {offset} runs past the committed data, which ends at offset {end}")]
     HeaderPastCommit {
         /// Offset of the partial header.
         offset: usize,
@@ -125,9 +121,7 @@ pub enum PageError {
     },
     /// A length word (`array[0]` of a `type_len == 0` data record or of a
     /// discarded-event padding) is smaller than the word itself.
-    #[error(
-        "record with type_len {type_len} at offset {offset} has impossible length word {length}"
-    )]
+    #[error("record with type_len {type_len} at offset {offset} has impossible length word {length}")]
     BadLength {
         /// Offset of the record header.
         offset: usize,
@@ -208,9 +202,7 @@ impl<'a> Page<'a> {
             len: bytes.len(),
             need: layout.data_offset,
         };
-        let timestamp = endian
-            .u64(bytes, layout.timestamp_offset)
-            .ok_or_else(short)?;
+        let timestamp = endian.u64(bytes, layout.timestamp_offset).ok_or_else(short)?;
         let commit = endian
             .uint(bytes, layout.commit_offset, layout.commit_size)
             .ok_or_else(short)?;
@@ -231,13 +223,14 @@ impl<'a> Page<'a> {
         } else if commit & MISSED_STORED == 0 {
             Missed::Unknown
         } else {
-            let count = endian.uint(bytes, data_end, layout.commit_size).ok_or(
-                PageError::MissedCountPastEnd {
-                    offset: data_end,
-                    size: layout.commit_size,
-                    len: bytes.len(),
-                },
-            )?;
+            let count =
+                endian
+                    .uint(bytes, data_end, layout.commit_size)
+                    .ok_or(PageError::MissedCountPastEnd {
+                        offset: data_end,
+                        size: layout.commit_size,
+                        len: bytes.len(),
+                    })?;
             Missed::Count(count)
         };
         Ok(Page {
@@ -293,9 +286,7 @@ fn check_layout(layout: &PageLayout) -> Result<(), PageError> {
     }
     let ends = |off: usize, size: usize| off.checked_add(size).filter(|&e| e <= layout.data_offset);
     if ends(layout.timestamp_offset, 8).is_none() {
-        return Err(PageError::BadLayout(
-            "timestamp does not end before the data",
-        ));
+        return Err(PageError::BadLayout("timestamp does not end before the data"));
     }
     if ends(layout.commit_offset, layout.commit_size).is_none() {
         return Err(PageError::BadLayout("commit does not end before the data"));
@@ -324,11 +315,7 @@ impl<'a> Pages<'a> {
     ///
     /// A `layout.page_size` of 0 yields nothing rather than looping forever.
     pub fn new(bytes: &'a [u8], layout: &PageLayout) -> Pages<'a> {
-        let rest = if layout.page_size == 0 {
-            &[][..]
-        } else {
-            bytes
-        };
+        let rest = if layout.page_size == 0 { &[][..] } else { bytes };
         Pages {
             rest,
             layout: *layout,
@@ -343,9 +330,7 @@ impl<'a> Iterator for Pages<'a> {
         if self.rest.is_empty() {
             return None;
         }
-        let (page, rest) = self
-            .rest
-            .split_at(self.layout.page_size.min(self.rest.len()));
+        let (page, rest) = self.rest.split_at(self.layout.page_size.min(self.rest.len()));
         self.rest = rest;
         Some(Page::parse(page, &self.layout))
     }

@@ -164,10 +164,7 @@ impl<'a> Iterator for Events<'a> {
                     };
                     self.pos += size;
                     self.ts = self.ts.wrapping_add(delta);
-                    return Some(Ok(RawEvent {
-                        ts: self.ts,
-                        payload,
-                    }));
+                    return Some(Ok(RawEvent { ts: self.ts, payload }));
                 }
                 0 => {
                     let Some(length) = self.endian.u32(rest, WORD) else {
@@ -187,10 +184,7 @@ impl<'a> Iterator for Events<'a> {
                     };
                     self.pos += 2 * WORD + payload.len();
                     self.ts = self.ts.wrapping_add(delta);
-                    return Some(Ok(RawEvent {
-                        ts: self.ts,
-                        payload,
-                    }));
+                    return Some(Ok(RawEvent { ts: self.ts, payload }));
                 }
                 TYPE_PADDING => {
                     if delta == 0 {
