@@ -6,9 +6,13 @@ use ftr::{cli, tools};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    ftr_tracefs::install_panic_hook();
     let cli = cli::parse();
-    match tools::run(cli) {
+    let result = match ftr_tracefs::run_guarded(|| tools::run(cli)) {
+        Ok(r) => r,
+        // The panic message is already printed; the guards have cleaned up.
+        Err(_) => return ExitCode::from(101),
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
             if is_broken_pipe(&e) {

@@ -44,7 +44,10 @@ impl CommCache {
                 Ok(c) => c.trim_end().to_owned(),
                 Err(_) => {
                     self.load_saved();
-                    self.names.get(&pid).cloned().unwrap_or_else(|| "<...>".to_owned())
+                    self.names
+                        .get(&pid)
+                        .cloned()
+                        .unwrap_or_else(|| "<...>".to_owned())
                 }
             };
             self.names.insert(pid, name);

@@ -40,6 +40,8 @@ pub struct Event<'a> {
     pub endian: Endian,
     /// The task that was running when it was recorded.
     pub pid: i32,
+    /// The schema's non-common fields, resolved once per session.
+    pub fields: &'a [(String, FieldRef)],
 }
 
 /// Counters of a finished run.
@@ -63,6 +65,7 @@ pub struct RunStats {
 struct Known {
     schema: Schema,
     pid: Option<FieldRef>,
+    fields: Vec<(String, FieldRef)>,
 }
 
 /// A running session. Dropping it closes the readers and removes the
@@ -113,7 +116,11 @@ impl Session {
                     .with_context(|| format!("setting the filter of {ev}"))?;
             }
             let pid = schema.common_pid();
-            known.insert(schema.id, Known { schema, pid });
+            let fields = schema
+                .event_fields()
+                .map(|f| (f.name.clone(), f.to_ref()))
+                .collect();
+            known.insert(schema.id, Known { schema, pid, fields });
         }
         let reader = RingReader::open(&instance, layout)?;
         instance.set_tracing_on(true)?;
@@ -222,6 +229,7 @@ fn event_of<'a>(known: &'a HashMap<u16, Known>, cpu: u32, ts: u64, data: &'a [u8
         data,
         endian,
         pid,
+        fields: &k.fields,
     })
 }
 

@@ -72,16 +72,13 @@ fn print_line(out: &mut dyn Write, comms: &mut CommCache, ev: &Event<'_>, json: 
     let comm = comms.get(ev.pid).to_owned();
     if json {
         let mut fields = serde_json::Map::new();
-        for f in ev.schema.event_fields() {
-            let Some(r) = ev.schema.field(&f.name) else {
-                continue;
-            };
+        for (name, r) in ev.fields {
             let v = match r.value(ev.data, ev.endian) {
                 ftr_tracefs::format::Value::Signed(i) => serde_json::json!(i),
                 ftr_tracefs::format::Value::Unsigned(u) => serde_json::json!(u),
                 other => serde_json::json!(other.to_string()),
             };
-            fields.insert(f.name.clone(), v);
+            fields.insert(name.clone(), v);
         }
         let line = serde_json::json!({
             "ts": ev.ts, "cpu": ev.cpu, "pid": ev.pid, "comm": comm,
@@ -98,10 +95,8 @@ fn print_line(out: &mut dyn Write, comms: &mut CommCache, ev: &Event<'_>, json: 
         ev.ts % 1_000_000_000 / 1000,
         ev.schema.name
     )?;
-    for f in ev.schema.event_fields() {
-        if let Some(r) = ev.schema.field(&f.name) {
-            write!(out, " {}={}", f.name, r.value(ev.data, ev.endian))?;
-        }
+    for (name, r) in ev.fields {
+        write!(out, " {name}={}", r.value(ev.data, ev.endian))?;
     }
     writeln!(out)
 }
@@ -127,6 +122,10 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     let mut session = Session::start(&t, &cfg)?;
     if let Some(n) = &session.note {
         eprintln!("ftr: {n}");
+    }
+    // Lets the test suite prove that a panic after setup still cleans up.
+    if std::env::var_os("FTR_TEST_PANIC_AFTER_SETUP").is_some() {
+        panic!("FTR_TEST_PANIC_AFTER_SETUP is set");
     }
     let names: Vec<String> = events.iter().map(|e| e.to_string()).collect();
     eprintln!("Tracing {}. Hit Ctrl-C to end.", names.join(", "));

@@ -49,3 +49,20 @@ fn sighup_leaves_nothing() {
 fn sigkill_then_doctor_reclaims() {
     kill_and_check(Signal::SIGKILL);
 }
+
+#[test]
+fn panic_after_setup_leaves_nothing() {
+    let Some(t) = live_tracing() else { return };
+    let child = crate::util::ftr()
+        .args(["tp", "sched:sched_switch"])
+        .env("FTR_TEST_PANIC_AFTER_SETUP", "1")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(101), "{err}");
+    assert!(err.contains("FTR_TEST_PANIC_AFTER_SETUP"), "{err}");
+    assert_eq!(leftovers_of(t.root(), pid), Vec::<String>::new(), "after a panic");
+}

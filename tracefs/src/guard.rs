@@ -1,6 +1,6 @@
 //! The undo log: every change ftr makes to tracefs is recorded here before
 //! it is made, and undone in reverse order when its [`Guard`] drops, when
-//! [`undo_all`] runs (signal handler thread, panic hook), or, for a process
+//! [`undo_all`] runs (signal thread, [`run_guarded`] after a panic), or, for a process
 //! that was SIGKILLed, by [`reclaim_stale`] at the next start.
 //!
 //! Names carry the owner's pid so that reclaiming is safe: instances are
@@ -59,8 +59,8 @@ static LOG: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
 static NEXT_GUARD: AtomicU64 = AtomicU64::new(1);
 
 fn log() -> std::sync::MutexGuard<'static, Vec<Entry>> {
-    // A panic while the log was held must not stop the cleanup that the
-    // panic hook is about to run.
+    // A panic while the log was held must not stop the cleanup that
+    // run_guarded does after it.
     LOG.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -127,20 +127,30 @@ impl Drop for Guard {
 }
 
 /// Undoes every change recorded by every guard of this process. Called from
-/// the signal thread on a forced exit and from the panic hook.
+/// the signal thread on a forced exit and by [`run_guarded`] after a panic.
 pub fn undo_all() -> std::result::Result<(), Vec<Error>> {
     let all: Vec<Undo> = log().drain(..).map(|e| e.undo).collect();
     run_undos(all)
 }
 
-/// Chains a panic hook that runs [`undo_all`] before the default report,
-/// so a panic never leaves an instance or probe behind.
-pub fn install_panic_hook() {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let _ = undo_all();
-        previous(info);
-    }));
+/// Runs `f`, and if it panics, undoes every recorded change once the panic
+/// has unwound, then returns the panic payload.
+///
+/// Undoing from a panic hook would be too early: the hook runs before
+/// unwinding, while the panicking code still holds the instance's files
+/// open, so rmdir would answer EBUSY. After unwinding, every [`Guard`]
+/// dropped on the way has already cleaned up; this catches the rest
+/// (guards owned by other threads, or leaked).
+pub fn run_guarded<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    if r.is_err() {
+        if let Err(errors) = undo_all() {
+            for e in errors {
+                eprintln!("ftr: cleanup failed: {}", crate::error_chain(&e));
+            }
+        }
+    }
+    r
 }
 
 fn run_undos(mut undos: Vec<Undo>) -> std::result::Result<(), Vec<Error>> {

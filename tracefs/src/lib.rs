@@ -50,7 +50,7 @@ pub use endian::Endian;
 pub use error::{Error, ErrorKind, Result};
 pub use events::{glob_match, list_events, parse_available_events, select_events, EventName};
 pub use guard::{
-    group_owner, install_panic_hook, instance_owner, parse_probe_line, reclaim_stale, undo_all, Guard, Undo,
+    group_owner, instance_owner, parse_probe_line, reclaim_stale, run_guarded, undo_all, Guard, Undo,
     GROUP_PREFIX, INSTANCE_PREFIX,
 };
 pub use instance::{parse_cpu_stats, selected_choice, CpuStats, Instance};

@@ -39,14 +39,8 @@ fn extracted() -> Arc<Extracted> {
 
 impl Extracted {
     fn new() -> Extracted {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let root = std::env::temp_dir().join(format!(
-            "ftr-format-fixtures-{}-{nanos}",
-            std::process::id()
-        ));
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+        let root = std::env::temp_dir().join(format!("ftr-format-fixtures-{}-{nanos}", std::process::id()));
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/kernel-data");
         for a in ARCHIVES {
             let dir = root.join(a);
@@ -302,9 +296,7 @@ fn sched_switch_and_block_rq_complete_match_their_text() {
             } else {
                 ("error", "errors")
             };
-            let f = schema
-                .field_def(has)
-                .unwrap_or_else(|| panic!("{s}: no `{has}`"));
+            let f = schema.field_def(has).unwrap_or_else(|| panic!("{s}: no `{has}`"));
             assert!(schema.field(lacks).is_none(), "{s}: has `{lacks}`");
             assert_eq!(
                 (f.type_name.as_str(), f.offset, f.size, f.signed),

@@ -7,14 +7,15 @@
 //! - pages captured on the 6.18 development host, in `fixtures/pages/`
 //!   (see the README there).
 //!
-//! Fields are located with the capture's own format files. The few lines
-//! needed are parsed here so that this test checks the page decoder alone.
+//! Layouts and fields come from each capture's own `header_page` and format
+//! files, through [`ftr_tracefs::format`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use ftr_tracefs::format::{parse_header_page, FieldRef, Schema};
 use ftr_tracefs::ring::{Missed, Page, PageLayout, Pages};
 use ftr_tracefs::Endian;
 
@@ -87,75 +88,38 @@ fn read_text(path: &Path) -> String {
     String::from_utf8(read(path)).unwrap()
 }
 
-/// `(offset, size)` of each field of a format file (`events/.../format` or
-/// `events/header_page`), by name, and the `ID:` line if any.
-#[derive(Debug, Default)]
-struct Format {
-    id: Option<u16>,
-    fields: BTreeMap<String, (usize, usize)>,
+/// The schema in the format file at `path`.
+fn schema(system: &str, path: &Path) -> Schema {
+    Schema::parse(system, &read_text(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-impl Format {
-    fn parse(text: &str) -> Format {
-        let mut f = Format::default();
-        for line in text.lines().map(str::trim) {
-            if let Some(id) = line.strip_prefix("ID:") {
-                f.id = Some(id.trim().parse().unwrap());
-            }
-            let Some(rest) = line.strip_prefix("field:") else {
-                continue;
-            };
-            let mut parts = rest.split(';').map(str::trim);
-            let decl = parts.next().unwrap();
-            let name = decl.rsplit(' ').next().unwrap();
-            let name = name.split('[').next().unwrap().to_string();
-            let mut num = |key: &str| -> usize {
-                let part = parts.next().unwrap();
-                part.strip_prefix(key).unwrap().parse().unwrap()
-            };
-            let offset = num("offset:");
-            let size = num("size:");
-            f.fields.insert(name, (offset, size));
-        }
-        f
+/// Field accessors resolved by name, panicking on records too short for them.
+struct Fields<'s>(&'s Schema, Endian);
+
+impl Fields<'_> {
+    fn get(&self, name: &str) -> FieldRef {
+        self.0
+            .field(name)
+            .unwrap_or_else(|| panic!("{} has no {name}", self.0.name))
     }
 
-    fn id(&self) -> u16 {
-        self.id.expect("format has an ID")
-    }
-
-    fn field(&self, name: &str) -> (usize, usize) {
-        self.fields[name]
-    }
-
-    fn int(&self, e: Endian, payload: &[u8], name: &str) -> i64 {
-        let (off, size) = self.field(name);
-        e.int(payload, off, size)
+    fn int(&self, payload: &[u8], name: &str) -> i64 {
+        self.get(name)
+            .i64(payload, self.1)
             .unwrap_or_else(|| panic!("{name} out of bounds"))
     }
 
-    /// A fixed `char[N]` field up to its NUL.
-    fn comm<'a>(&self, payload: &'a [u8], name: &str) -> &'a [u8] {
-        let (off, size) = self.field(name);
-        let raw = &payload[off..off + size];
-        let end = raw.iter().position(|&b| b == 0).expect("comm has a NUL");
+    /// A `char[N]` or `__data_loc char[]` field up to its NUL.
+    fn text<'a>(&self, payload: &'a [u8], name: &str) -> &'a [u8] {
+        let raw = self
+            .get(name)
+            .bytes(payload, self.1)
+            .unwrap_or_else(|| panic!("{name} out of bounds"));
+        let end = raw
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or_else(|| panic!("{name} has no NUL"));
         &raw[..end]
-    }
-}
-
-/// The layout described by an `events/header_page` file.
-fn layout_from_header_page(text: &str, endian: Endian) -> PageLayout {
-    let f = Format::parse(text);
-    let (timestamp_offset, _) = f.field("timestamp");
-    let (commit_offset, commit_size) = f.field("commit");
-    let (data_offset, data_size) = f.field("data");
-    PageLayout {
-        endian,
-        timestamp_offset,
-        commit_offset,
-        commit_size,
-        data_offset,
-        page_size: data_offset + data_size,
     }
 }
 
@@ -168,17 +132,17 @@ fn assert_comm(comm: &[u8], what: &str) {
 }
 
 /// Checks one sched_switch payload against the format's field offsets.
-fn check_sched_switch(f: &Format, e: Endian, payload: &[u8]) {
+fn check_sched_switch(f: &Fields<'_>, payload: &[u8]) {
     for pid in ["prev_pid", "next_pid"] {
-        let v = f.int(e, payload, pid);
+        let v = f.int(payload, pid);
         assert!((0..PID_MAX_LIMIT).contains(&v), "{pid} = {v}");
     }
     for prio in ["prev_prio", "next_prio"] {
-        let v = f.int(e, payload, prio);
+        let v = f.int(payload, prio);
         assert!((0..=MAX_PRIO).contains(&v), "{prio} = {v}");
     }
-    assert_comm(f.comm(payload, "prev_comm"), "prev_comm");
-    assert_comm(f.comm(payload, "next_comm"), "next_comm");
+    assert_comm(f.text(payload, "prev_comm"), "prev_comm");
+    assert_comm(f.text(payload, "next_comm"), "next_comm");
 }
 
 /// What decoding one CPU's dump found.
@@ -215,9 +179,7 @@ fn decode_cpu(bytes: &[u8], layout: &PageLayout, mut each: impl FnMut(u16, &[u8]
             assert!(event.ts >= last, "page {i}: ts {} < {last}", event.ts);
             last = event.ts;
             s.first_ts.get_or_insert(event.ts);
-            let id = event
-                .common_type(layout.endian)
-                .expect("payload has common_type");
+            let id = event.common_type(layout.endian).expect("payload has common_type");
             *s.by_type.entry(id).or_default() += 1;
             each(id, event.payload);
         }
@@ -231,9 +193,10 @@ fn schedviz_x86_64_pages() {
     let (_tmp, root) = schedviz();
     let formats = root.join("server/testdata/test.tar.gz.extracted/formats");
     let e = Endian::Little;
-    let layout = layout_from_header_page(&read_text(&formats.join("header_page")), e);
+    let layout = parse_header_page(&read_text(&formats.join("header_page")), e).unwrap();
     assert_eq!(layout, PageLayout::default_64(e));
-    let switch = Format::parse(&read_text(&formats.join("sched/sched_switch/format")));
+    let switch = schema("sched", &formats.join("sched/sched_switch/format"));
+    let switch_fields = Fields(&switch, e);
     let mut known: Vec<u16> = [
         "sched_switch",
         "sched_wakeup",
@@ -241,7 +204,7 @@ fn schedviz_x86_64_pages() {
         "sched_migrate_task",
     ]
     .iter()
-    .map(|ev| Format::parse(&read_text(&formats.join("sched").join(ev).join("format"))).id())
+    .map(|ev| schema("sched", &formats.join("sched").join(ev).join("format")).id)
     .collect();
     known.sort_unstable();
     assert_eq!(known, [296, 297, 298, 299]);
@@ -256,8 +219,8 @@ fn schedviz_x86_64_pages() {
     ] {
         let mut switches = 0;
         let s = decode_cpu(&read(&path), &layout, |id, payload| {
-            if id == switch.id() {
-                check_sched_switch(&switch, e, payload);
+            if id == switch.id {
+                check_sched_switch(&switch_fields, payload);
                 switches += 1;
             }
         });
@@ -310,14 +273,20 @@ fn host_6_18_pages() {
     let dir = fixtures().join("pages/host-6.18");
     // Captured on x86_64.
     let e = Endian::Little;
-    let layout = layout_from_header_page(&read_text(&dir.join("header_page")), e);
+    let layout = parse_header_page(&read_text(&dir.join("header_page")), e).unwrap();
     assert_eq!(layout, PageLayout::default_64(e));
-    let fmt = |name: &str| Format::parse(&read_text(&dir.join(format!("{name}.format"))));
+    let fmt = |system: &str, name: &str| schema(system, &dir.join(format!("{name}.format")));
     let (switch, wakeup, exec, print) = (
-        fmt("sched_switch"),
-        fmt("sched_wakeup"),
-        fmt("sched_process_exec"),
-        fmt("print"),
+        fmt("sched", "sched_switch"),
+        fmt("sched", "sched_wakeup"),
+        fmt("sched", "sched_process_exec"),
+        fmt("ftrace", "print"),
+    );
+    let (switch_f, wakeup_f, exec_f, print_f) = (
+        Fields(&switch, e),
+        Fields(&wakeup, e),
+        Fields(&exec, e),
+        Fields(&print, e),
     );
 
     let mut totals: BTreeMap<u16, usize> = BTreeMap::new();
@@ -326,32 +295,27 @@ fn host_6_18_pages() {
     for cpu in 0..2 {
         let bytes = read(&dir.join(format!("cpu{cpu}.raw")));
         let s = decode_cpu(&bytes, &layout, |id, payload| {
-            if id == switch.id() {
-                check_sched_switch(&switch, e, payload);
-            } else if id == wakeup.id() {
-                assert_comm(wakeup.comm(payload, "comm"), "comm");
-                let pid = wakeup.int(e, payload, "pid");
+            if id == switch.id {
+                check_sched_switch(&switch_f, payload);
+            } else if id == wakeup.id {
+                assert_comm(wakeup_f.text(payload, "comm"), "comm");
+                let pid = wakeup_f.int(payload, "pid");
                 assert!((1..PID_MAX_LIMIT).contains(&pid));
-                let cpu = wakeup.int(e, payload, "target_cpu");
+                let cpu = wakeup_f.int(payload, "target_cpu");
                 assert!((0..2).contains(&cpu), "target_cpu {cpu}");
-            } else if id == exec.id() {
-                // __data_loc: offset in the low 16 bits, length in the high.
-                let loc = exec.int(e, payload, "filename") as u32;
-                let (off, len) = ((loc & 0xffff) as usize, (loc >> 16) as usize);
-                let name = payload[off..off + len].strip_suffix(b"\0").unwrap();
+            } else if id == exec.id {
+                // A __data_loc string, stored after the fixed fields.
+                let name = exec_f.text(payload, "filename");
                 assert!(name.starts_with(b"/"));
                 assert_comm(name, "filename");
                 if name == b"/bin/true" {
                     true_execs += 1;
                 }
-            } else if id == print.id() {
+            } else if id == print.id {
                 // trace_marker writes: "ftr-capture marker N " then N 'x'
                 // and a newline, so the records grow past 112 bytes of
                 // payload into the type_len == 0 form.
-                let (off, _) = print.field("buf");
-                let buf = &payload[off..];
-                let text = &buf[..buf.iter().position(|&b| b == 0).unwrap()];
-                let text = std::str::from_utf8(text).unwrap();
+                let text = std::str::from_utf8(print_f.text(payload, "buf")).unwrap();
                 let (n, pad) = text
                     .strip_prefix("ftr-capture marker ")
                     .and_then(|t| t.split_once(' '))
@@ -370,11 +334,7 @@ fn host_6_18_pages() {
         let oldest = stats_usecs(&stats, "oldest event ts:");
         // ns2usecs() in kernel/trace/trace.c rounds to the nearest µs.
         let usecs = |ns: u64| (ns + 500) / 1000;
-        assert_eq!(
-            usecs(s.first_ts.unwrap()),
-            oldest,
-            "cpu{cpu}: first event time"
-        );
+        assert_eq!(usecs(s.first_ts.unwrap()), oldest, "cpu{cpu}: first event time");
         assert!(usecs(s.last_ts) <= stats_usecs(&stats, "now ts:"));
         // The buffer was overrun: the first page carries the stored count.
         let overrun = stats_count(&stats, "overrun:");
@@ -391,9 +351,9 @@ fn host_6_18_pages() {
         }
     }
     eprintln!("host totals by common_type: {totals:?}");
-    assert!(totals[&switch.id()] >= 1000, "{totals:?}");
-    assert!(totals[&wakeup.id()] > 0);
-    assert!(totals[&exec.id()] > 0);
+    assert!(totals[&switch.id] >= 1000, "{totals:?}");
+    assert!(totals[&wakeup.id] > 0);
+    assert!(totals[&exec.id] > 0);
     assert!(true_execs > 0, "no exec of /bin/true survived");
     assert!(markers > 100);
 }
