@@ -90,3 +90,21 @@ fn bad_filter_is_refused_with_the_kernels_words_and_nothing_stays() {
     drop(inst);
     assert!(!t.path("instances").join(&name).exists());
 }
+
+#[test]
+fn removal_waits_out_a_reader_that_still_holds_the_ring() {
+    let Some(t) = live_tracing() else { return };
+    let inst = Instance::create(&t).unwrap();
+    let name = inst.name().unwrap().to_owned();
+    inst.enable_event("sched", "sched_switch").unwrap();
+    // Someone else (a slow reader thread) holds a per-CPU file open: rmdir
+    // answers EBUSY until it lets go, and removal must retry, not give up.
+    let held = std::fs::File::open(inst.trace_pipe_raw(0)).unwrap();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(held);
+    });
+    inst.remove().expect("removal retried until the reader closed");
+    releaser.join().unwrap();
+    assert!(!t.path("instances").join(&name).exists());
+}

@@ -8,15 +8,14 @@ use nix::sys::signal::Signal;
 
 fn kill_and_check(sig: Signal) {
     let Some(t) = live_tracing() else { return };
-    let (mut child, rx) = start_tracing(&["tp", "sched:sched_switch", "sched:sched_wakeup"]);
-    let pid = child.id();
+    let tracer = start_tracing(&["tp", "sched:sched_switch", "sched:sched_wakeup"]);
+    let pid = tracer.child.id();
     assert!(
         !leftovers_of(t.root(), pid).is_empty(),
         "tp has an instance while running"
     );
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).unwrap();
-    let status = child.wait().unwrap();
-    let stderr: Vec<String> = rx.try_iter().collect();
+    let (status, _stdout, stderr) = tracer.finish();
     if sig == Signal::SIGKILL {
         let out = run_ftr(&["doctor"]);
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

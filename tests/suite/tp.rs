@@ -8,8 +8,26 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+/// A running `ftr` whose stdout and stderr are drained by threads, so a
+/// chatty trace can never block it on a full pipe.
+pub struct Tracer {
+    pub child: Child,
+    pub stderr: mpsc::Receiver<String>,
+    stdout: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Tracer {
+    /// Waits for exit and returns (status, stdout, stderr lines).
+    pub fn finish(mut self) -> (std::process::ExitStatus, String, Vec<String>) {
+        let status = self.child.wait().unwrap();
+        let out = self.stdout.take().unwrap().join().unwrap();
+        let err = self.stderr.try_iter().collect();
+        (status, out, err)
+    }
+}
+
 /// Starts `ftr ARGS` and waits until it says it is tracing.
-pub fn start_tracing(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
+pub fn start_tracing(args: &[&str]) -> Tracer {
     let mut child = ftr()
         .args(args)
         .stdout(Stdio::piped())
@@ -17,11 +35,17 @@ pub fn start_tracing(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
         .spawn()
         .unwrap();
     let stderr = child.stderr.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let _ = tx.send(line);
         }
+    });
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut s);
+        s
     });
     loop {
         let line = rx
@@ -31,7 +55,11 @@ pub fn start_tracing(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
             break;
         }
     }
-    (child, rx)
+    Tracer {
+        child,
+        stderr: rx,
+        stdout: Some(out),
+    }
 }
 
 fn signal(child: &Child, sig: nix::sys::signal::Signal) {
@@ -42,7 +70,7 @@ fn signal(child: &Child, sig: nix::sys::signal::Signal) {
 fn tp_prints_every_exec_of_the_children() {
     let Some(t) = live_tracing() else { return };
     let prog = c_program("exec_true");
-    let (mut child, rx) = start_tracing(&[
+    let tracer = start_tracing(&[
         "tp",
         "sched:sched_process_exec",
         "--filter",
@@ -56,11 +84,9 @@ fn tp_prints_every_exec_of_the_children() {
         .map(str::to_owned)
         .collect();
     std::thread::sleep(Duration::from_millis(300));
-    signal(&child, nix::sys::signal::Signal::SIGINT);
-    let mut stdout = String::new();
-    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
-    let status = child.wait().unwrap();
-    let stderr: Vec<String> = rx.try_iter().collect();
+    signal(&tracer.child, nix::sys::signal::Signal::SIGINT);
+    let pid = tracer.child.id();
+    let (status, stdout, stderr) = tracer.finish();
     assert!(status.success(), "ftr tp after SIGINT: {status:?} {stderr:?}");
     assert!(
         stderr.iter().any(|l| l.contains(" events; ")),
@@ -86,18 +112,16 @@ fn tp_prints_every_exec_of_the_children() {
             .next()
             .unwrap()
             .ends_with("true")));
-    assert_eq!(leftovers_of(t.root(), child.id()), Vec::<String>::new());
+    assert_eq!(leftovers_of(t.root(), pid), Vec::<String>::new());
 }
 
 #[test]
 fn tp_json_lines_parse() {
     let Some(_t) = live_tracing() else { return };
-    let (mut child, _rx) = start_tracing(&["tp", "sched:sched_process_exec", "--json", "-d", "1.5"]);
+    let tracer = start_tracing(&["tp", "sched:sched_process_exec", "--json", "-d", "1.5"]);
     Command::new("/bin/true").status().unwrap();
-    let status = child.wait().unwrap();
+    let (status, stdout, _) = tracer.finish();
     assert!(status.success());
-    let mut stdout = String::new();
-    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
     let mut n = 0;
     for l in stdout.lines() {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
@@ -139,4 +163,36 @@ fn tp_errors_are_one_line_and_leave_nothing() {
         leftovers.is_empty(),
         "instances of dead ftr processes: {leftovers:?}"
     );
+}
+
+#[test]
+fn tp_pid_filter_keeps_only_that_process() {
+    let Some(t) = live_tracing() else { return };
+    // A shell that waits for a line on stdin, then execs /bin/true in place.
+    let mut target = Command::new("sh")
+        .args(["-c", "read x; exec /bin/true"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = target.id().to_string();
+    let tracer = start_tracing(&["tp", "sched:sched_process_exec", "-p", &pid]);
+    Command::new("/bin/true").status().unwrap(); // another process: must not show
+    std::io::Write::write_all(target.stdin.as_mut().unwrap(), b"go\n").unwrap();
+    target.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    signal(&tracer.child, nix::sys::signal::Signal::SIGTERM);
+    let ftr_pid = tracer.child.id();
+    let (status, stdout, _) = tracer.finish();
+    assert!(status.success());
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    assert!(
+        lines[0].contains(&format!("true-{pid} ")) || lines[0].contains(&format!("-{pid} ")),
+        "{stdout}"
+    );
+    assert!(
+        lines[0].contains(&format!("filename=/bin/true pid={pid} ")),
+        "{stdout}"
+    );
+    assert_eq!(leftovers_of(t.root(), ftr_pid), Vec::<String>::new());
 }

@@ -80,20 +80,36 @@ pub fn write_control(path: &Path, value: &str, mode: WriteMode) -> Result<()> {
 
 /// Size of the first read of a tracefs text file. Some files are generated
 /// whole on each read and answer a second read with EOF (6.18's
-/// `header_page` after a 32-byte read), so the first read must take all.
+/// `header_page` after a 32-byte first read), so the first read(2) must
+/// ask for all of it; std's read_to_end starts with small reads.
 const FIRST_READ: usize = 256 * 1024;
 
 /// Reads a whole control or text file as (lossy) UTF-8, asking for the
 /// whole file in the first read(2).
 pub fn read_text(path: &Path) -> Result<String> {
-    let mut bytes = Vec::with_capacity(FIRST_READ);
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(|source| Error::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    let err = |source| Error::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(err)?;
+    let mut buf = vec![0u8; FIRST_READ];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        match f.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(err(e)),
+        }
+    }
+    buf.truncate(len);
+    Ok(match String::from_utf8(buf) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
 }
 
 /// Opens `path` for appending and closes it without writing: tells whether
