@@ -69,23 +69,16 @@ fn resolve_events(all: &[EventName], specs: &[String]) -> Result<Vec<EventName>>
 }
 
 fn print_line(out: &mut dyn Write, comms: &mut CommCache, ev: &Event<'_>, json: bool) -> std::io::Result<()> {
-    let comm = comms.get(ev.pid).to_owned();
+    let comm = comms.get(ev.pid);
     if json {
-        let mut fields = serde_json::Map::new();
-        for (name, r) in ev.fields {
-            let v = match r.value(ev.data, ev.endian) {
-                ftr_tracefs::format::Value::Signed(i) => serde_json::json!(i),
-                ftr_tracefs::format::Value::Unsigned(u) => serde_json::json!(u),
-                other => serde_json::json!(other.to_string()),
-            };
-            fields.insert(name.clone(), v);
-        }
-        let line = serde_json::json!({
-            "ts": ev.ts, "cpu": ev.cpu, "pid": ev.pid, "comm": comm,
-            "event": format!("{}:{}", ev.schema.system, ev.schema.name), "fields": fields,
-        });
-        return writeln!(out, "{line}");
+        writeln!(out, "{}", event_json(comm, ev))
+    } else {
+        write_event_line(out, comm, ev)
     }
+}
+
+/// Writes one event as `comm-pid [cpu] secs.usecs: name: field=value ...`.
+pub fn write_event_line(out: &mut dyn Write, comm: &str, ev: &Event<'_>) -> std::io::Result<()> {
     write!(
         out,
         "{comm:>16}-{:<7} [{:03}] {:>5}.{:06}: {}:",
@@ -99,6 +92,23 @@ fn print_line(out: &mut dyn Write, comms: &mut CommCache, ev: &Event<'_>, json: 
         write!(out, " {name}={}", r.value(ev.data, ev.endian))?;
     }
     writeln!(out)
+}
+
+/// One event as a JSON object: ts, cpu, pid, comm, event, fields.
+pub fn event_json(comm: &str, ev: &Event<'_>) -> serde_json::Value {
+    let mut fields = serde_json::Map::new();
+    for (name, r) in ev.fields {
+        let v = match r.value(ev.data, ev.endian) {
+            ftr_tracefs::format::Value::Signed(i) => serde_json::json!(i),
+            ftr_tracefs::format::Value::Unsigned(u) => serde_json::json!(u),
+            other => serde_json::json!(other.to_string()),
+        };
+        fields.insert(name.clone(), v);
+    }
+    serde_json::json!({
+        "ts": ev.ts, "cpu": ev.cpu, "pid": ev.pid, "comm": comm,
+        "event": format!("{}:{}", ev.schema.system, ev.schema.name), "fields": fields,
+    })
 }
 
 /// Runs tp.
