@@ -77,8 +77,8 @@ pub struct ProbePlan {
 /// The alternative chosen for each need, or why none works.
 #[derive(Debug, Clone)]
 pub struct Resolution {
-    /// (need, chosen alternative name, why earlier ones were skipped).
-    pub chosen: Vec<(&'static str, &'static str, Vec<String>)>,
+    /// (need, chosen alternative, why earlier ones were skipped).
+    pub chosen: Vec<(&'static str, Alternative, Vec<String>)>,
     /// (need, why every alternative failed).
     pub unmet: Vec<(&'static str, Vec<String>)>,
 }
@@ -88,51 +88,74 @@ impl Resolution {
     pub fn ok(&self) -> bool {
         self.unmet.is_empty()
     }
+
+    /// The alternative chosen for `need`.
+    pub fn chosen(&self, need: &str) -> Option<&Alternative> {
+        self.chosen.iter().find(|(w, _, _)| *w == need).map(|(_, a, _)| a)
+    }
+
+    /// The tracepoints (`sys:event`) of every chosen alternative, in plan order.
+    pub fn tracepoints(&self) -> Vec<ftr_tracefs::EventName> {
+        self.chosen
+            .iter()
+            .flat_map(|(_, a, _)| a.uses.iter())
+            .filter_map(|m| match m {
+                Mechanism::Tracepoint(t) => ftr_tracefs::EventName::parse(t),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// An error naming every unmet need and why each alternative failed.
+    pub fn error(&self) -> Option<String> {
+        if self.ok() {
+            return None;
+        }
+        Some(
+            self.unmet
+                .iter()
+                .map(|(what, why)| format!("no way to get {what} on this kernel (tried {})", why.join("; ")))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    }
 }
 
-/// What the kernel offers, probed once and shared by every plan.
+/// What the kernel offers. Each part is probed on first use, so a tool
+/// that needs only tracepoints pays for a few stat(2) calls, and `ftr
+/// doctor` (which asks about everything) pays for every trial once.
 pub struct KernelEnv {
-    /// tracefs capabilities (None when there is no tracefs at all).
-    pub tracefs: Option<(TracingDir, Capabilities)>,
-    /// Why there is no tracefs.
-    pub tracefs_error: Option<String>,
-    /// perf_event_open / BPF capabilities.
-    pub pmu: PmuCapabilities,
-    events: HashSet<String>,
+    tracing: Result<TracingDir, String>,
+    caps: OnceLock<Capabilities>,
+    pmu: OnceLock<PmuCapabilities>,
     functions: OnceLock<HashSet<String>>,
 }
 
 impl KernelEnv {
-    /// Probes everything (trial writes happen in scratch instances).
-    pub fn probe(tracing: Result<TracingDir, String>) -> KernelEnv {
-        let (tracefs, tracefs_error) = match tracing {
-            Ok(t) => {
-                let caps = Capabilities::probe(&t);
-                (Some((t, caps)), None)
-            }
-            Err(e) => (None, Some(e)),
-        };
-        let events = tracefs
-            .as_ref()
-            .and_then(|(t, _)| ftr_tracefs::list_events(t).ok())
-            .map(|v| v.into_iter().map(|e| e.to_string()).collect())
-            .unwrap_or_default();
+    /// An environment over `tracing` (or the reason there is none).
+    pub fn new(tracing: Result<TracingDir, String>) -> KernelEnv {
         KernelEnv {
-            tracefs,
-            tracefs_error,
-            pmu: PmuCapabilities::probe(),
-            events,
+            tracing,
+            caps: OnceLock::new(),
+            pmu: OnceLock::new(),
             functions: OnceLock::new(),
         }
     }
 
-    fn caps(&self) -> Result<&Capabilities, String> {
-        self.tracefs.as_ref().map(|(_, c)| c).ok_or_else(|| {
-            format!(
-                "no tracefs: {}",
-                self.tracefs_error.as_deref().unwrap_or("not found")
-            )
-        })
+    /// The tracing directory, or why there is none.
+    pub fn tracing(&self) -> Result<&TracingDir, String> {
+        self.tracing.as_ref().map_err(|e| format!("no tracefs: {e}"))
+    }
+
+    /// tracefs capabilities, probed by trial on first use (in a scratch instance).
+    pub fn caps(&self) -> Result<&Capabilities, String> {
+        let t = self.tracing()?;
+        Ok(self.caps.get_or_init(|| Capabilities::probe(t)))
+    }
+
+    /// perf_event_open / BPF capabilities, probed on first use.
+    pub fn pmu(&self) -> &PmuCapabilities {
+        self.pmu.get_or_init(PmuCapabilities::probe)
     }
 
     /// Kernel functions that can be probed (available_filter_functions,
@@ -140,9 +163,10 @@ impl KernelEnv {
     fn functions(&self) -> &HashSet<String> {
         self.functions.get_or_init(|| {
             let from_filter = self
-                .tracefs
+                .tracing
                 .as_ref()
-                .and_then(|(t, _)| std::fs::read_to_string(t.path("available_filter_functions")).ok());
+                .ok()
+                .and_then(|t| std::fs::read_to_string(t.path("available_filter_functions")).ok());
             let text =
                 from_filter.unwrap_or_else(|| std::fs::read_to_string("/proc/kallsyms").unwrap_or_default());
             text.lines()
@@ -170,11 +194,11 @@ impl KernelEnv {
             }
         };
         match m {
-            Mechanism::Tracefs => self.caps().map(drop),
+            Mechanism::Tracefs => self.tracing().map(drop),
             Mechanism::FileOnly => Ok(()),
             Mechanism::Tracepoint(t) => {
-                self.caps()?;
-                if self.events.contains(*t) {
+                let dir = self.tracing()?.events_dir().join(t.replacen(':', "/", 1));
+                if dir.join("format").is_file() {
                     Ok(())
                 } else {
                     Err(format!("no tracepoint {t}"))
@@ -199,14 +223,14 @@ impl KernelEnv {
             }
             Mechanism::FunctionProfiler => usable("function profiler", &self.caps()?.function_profiler),
             Mechanism::PerfCounters => {
-                if self.pmu.hardware_counters.is_usable() || self.pmu.software_counters.is_usable() {
+                if self.pmu().hardware_counters.is_usable() || self.pmu().software_counters.is_usable() {
                     Ok(())
                 } else {
                     Err("perf counters unavailable".to_owned())
                 }
             }
             Mechanism::PerfSampling => {
-                if self.pmu.software_counters.is_usable() {
+                if self.pmu().software_counters.is_usable() {
                     Ok(())
                 } else {
                     Err("perf sampling unavailable".to_owned())
@@ -229,14 +253,14 @@ impl ProbePlan {
             for alt in &need.alternatives {
                 match alt.uses.iter().try_for_each(|m| env.check(m)) {
                     Ok(()) => {
-                        found = Some(alt.name);
+                        found = Some(alt.clone());
                         break;
                     }
                     Err(why) => skipped.push(format!("{}: {why}", alt.name)),
                 }
             }
             match found {
-                Some(name) => r.chosen.push((need.what, name, skipped)),
+                Some(alt) => r.chosen.push((need.what, alt, skipped)),
                 None => r.unmet.push((need.what, skipped)),
             }
         }

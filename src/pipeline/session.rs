@@ -9,7 +9,7 @@ use ftr_tracefs::format::{FieldRef, Schema};
 use ftr_tracefs::ring::{Missed, OrderedMerge, Page, PageLayout};
 use ftr_tracefs::{Endian, EventName, Instance, RingReader, TracingDir};
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What to trace.
 #[derive(Debug, Clone, Default)]
@@ -24,6 +24,9 @@ pub struct SessionConfig {
     pub buffer_kb: Option<u64>,
     /// Trace clock (`local`, `mono`, ...).
     pub clock: Option<String>,
+    /// Deliver events in global timestamp order (merging CPUs), for tools
+    /// that pair events across CPUs (wakeup -> switch, issue -> complete).
+    pub ordered: bool,
 }
 
 /// One decoded record.
@@ -75,6 +78,8 @@ pub struct Session {
     // removed, or rmdir answers EBUSY.
     reader: RingReader,
     known: HashMap<u16, Known>,
+    merge: Option<OrderedMerge<(u32, Vec<u8>)>>,
+    stats: RunStats,
     layout: PageLayout,
     instance: Instance,
     /// Why the session had to fall back (top level instead of an instance).
@@ -132,6 +137,8 @@ impl Session {
         Ok(Session {
             reader,
             known,
+            merge: cfg.ordered.then(OrderedMerge::new),
+            stats: RunStats::default(),
             layout,
             instance,
             note,
@@ -144,56 +151,91 @@ impl Session {
     }
 
     /// Reads until `stop` is requested, then stops recording, drains what is
-    /// left and returns. `on_event` sees every record (in global timestamp
-    /// order when `ordered`); `on_lost` hears of lost events as pages
-    /// report them. `tick` bounds how long data can sit unread.
+    /// left and returns the totals. `on_event` sees every record (in global
+    /// timestamp order when the config asked for it); `on_lost` hears of
+    /// lost events as pages report them. `tick` bounds how long data can
+    /// sit unread.
     pub fn run(
         &mut self,
         stop: &Stop,
-        ordered: bool,
         tick: Duration,
         on_event: &mut dyn FnMut(&Event<'_>),
         on_lost: &mut dyn FnMut(u32, Missed),
     ) -> Result<RunStats> {
-        let mut stats = RunStats::default();
-        let mut merge: OrderedMerge<(u32, Vec<u8>)> = OrderedMerge::new();
+        while !self.pump(stop, tick, None, on_event, on_lost)? {}
+        Ok(self.stats)
+    }
+
+    /// Reads and delivers events until `until` passes (returns false, still
+    /// recording: an interval boundary) or `stop` is requested (returns
+    /// true after stopping the recording and delivering everything left).
+    /// In ordered mode, events of the last round before `until` are held
+    /// back until the next call proves their order.
+    pub fn pump(
+        &mut self,
+        stop: &Stop,
+        tick: Duration,
+        until: Option<Instant>,
+        on_event: &mut dyn FnMut(&Event<'_>),
+        on_lost: &mut dyn FnMut(u32, Missed),
+    ) -> Result<bool> {
         loop {
             let done = stop.requested();
             if done {
                 // Stop recording first so the final drain has an end.
                 self.instance.set_tracing_on(false)?;
             } else {
-                let t = stop.remaining().map_or(tick, |r| r.min(tick));
+                let mut t = stop.remaining().map_or(tick, |r| r.min(tick));
+                if let Some(u) = until {
+                    t = t.min(u.saturating_duration_since(Instant::now()));
+                }
                 self.reader.wait(Some(t), Some(stop.wake_fd()))?;
             }
-            let Session { reader, known, .. } = self;
+            let Session {
+                reader,
+                known,
+                stats,
+                merge,
+                ..
+            } = self;
             let drained = reader.drain(|cpu, page| {
-                decode_page(cpu, page, known, &mut stats, on_lost, &mut |ev: &Event<'_>| {
-                    if ordered {
-                        merge.push(ev.ts, (ev.cpu, ev.data.to_vec()));
-                    } else {
-                        on_event(ev);
-                    }
-                })
+                decode_page(
+                    cpu,
+                    page,
+                    known,
+                    stats,
+                    on_lost,
+                    &mut |ev: &Event<'_>| match merge {
+                        Some(m) => m.push(ev.ts, (ev.cpu, ev.data.to_vec())),
+                        None => on_event(ev),
+                    },
+                )
             })?;
             stats.pages += drained.pages;
-            if ordered {
-                merge.end_round();
-                while let Some((ts, (cpu, data))) = merge.pop_ready() {
-                    deliver_owned(known, cpu, ts, &data, on_event);
+            if let Some(m) = merge {
+                if done {
+                    for (ts, (cpu, data)) in m.finish() {
+                        deliver_owned(known, cpu, ts, &data, on_event);
+                    }
+                } else {
+                    m.end_round();
+                    while let Some((ts, (cpu, data))) = m.pop_ready() {
+                        deliver_owned(known, cpu, ts, &data, on_event);
+                    }
                 }
             }
             if done {
-                break;
+                return Ok(true);
+            }
+            if until.is_some_and(|u| Instant::now() >= u) {
+                return Ok(false);
             }
         }
-        if ordered {
-            let Session { known, .. } = self;
-            for (ts, (cpu, data)) in merge.finish() {
-                deliver_owned(known, cpu, ts, &data, on_event);
-            }
-        }
-        Ok(stats)
+    }
+
+    /// Totals so far.
+    pub fn stats(&self) -> RunStats {
+        self.stats
     }
 
     /// Per-CPU kernel counters (overrun, dropped) of the instance.

@@ -45,7 +45,7 @@ fn mechanism_text(r: &Resolution) -> String {
     if r.ok() {
         r.chosen
             .iter()
-            .map(|(_, alt, _)| *alt)
+            .map(|(_, alt, _)| alt.name)
             .collect::<Vec<_>>()
             .join(" + ")
     } else {
@@ -57,10 +57,20 @@ fn mechanism_text(r: &Resolution) -> String {
     }
 }
 
+fn located_text(t: &ftr_tracefs::TracingDir) -> String {
+    match t.located() {
+        ftr_tracefs::Located::Tracefs => "tracefs mount".to_owned(),
+        ftr_tracefs::Located::Debugfs => "debugfs".to_owned(),
+        ftr_tracefs::Located::MountedByFtr(fs) => format!("{fs} mounted by ftr"),
+        ftr_tracefs::Located::Given => "given".to_owned(),
+    }
+}
+
 /// Runs doctor.
 pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     let tracing = g.tracing_for_writing().map_err(|e| format!("{e:#}"));
-    let env = KernelEnv::probe(tracing);
+    let env = KernelEnv::new(tracing);
+    let tracefs = env.tracing().ok().zip(env.caps().ok());
     let tools: Vec<_> = catalog::all()
         .into_iter()
         .map(|t| {
@@ -70,9 +80,7 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
         .collect();
     let mut out = std::io::stdout().lock();
     if args.json {
-        let features: serde_json::Map<String, Value> = env
-            .tracefs
-            .as_ref()
+        let features: serde_json::Map<String, Value> = tracefs
             .map(|(_, c)| {
                 c.features()
                     .into_iter()
@@ -81,7 +89,7 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
             })
             .unwrap_or_default();
         let pmu: serde_json::Map<String, Value> = env
-            .pmu
+            .pmu()
             .features()
             .into_iter()
             .map(|(n, p)| {
@@ -93,62 +101,62 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
             .collect();
         let v = json!({
             "kernel": kernel_release(),
-            "tracefs": env.tracefs.as_ref().map(|(t, c)| json!({
-                "root": t.root(), "located": format!("{:?}", t.located()), "events": c.events,
+            "tracefs": tracefs.map(|(t, c)| json!({
+                "root": t.root(), "located": located_text(t), "events": c.events,
                 "lockdown": c.lockdown,
             })),
-            "tracefs_error": env.tracefs_error,
+            "tracefs_error": env.tracing().err(),
             "features": features,
-            "perf_event_paranoid": env.pmu.paranoid,
+            "perf_event_paranoid": env.pmu().paranoid,
             "perf": pmu,
             "tools": tools.iter().map(|(t, r)| json!({
                 "name": t.name, "built": t.built, "summary": t.summary, "state": tool_state(t.built, r),
-                "mechanisms": r.chosen.iter().map(|(what, alt, skipped)| json!({"need": what, "using": alt, "skipped": skipped})).collect::<Vec<_>>(),
+                "mechanisms": r.chosen.iter().map(|(what, alt, skipped)| json!({"need": what, "using": alt.name, "skipped": skipped})).collect::<Vec<_>>(),
                 "unmet": r.unmet.iter().map(|(what, why)| json!({"need": what, "why": why})).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    match &env.tracefs {
-        Some((t, c)) => writeln!(
+    match (tracefs, env.tracing()) {
+        (Some((t, c)), _) => writeln!(
             out,
             "kernel {}; tracefs at {} ({}), {} events",
             kernel_release(),
             t.root().display(),
-            match t.located() {
-                ftr_tracefs::Located::Tracefs => "tracefs mount".to_owned(),
-                ftr_tracefs::Located::Debugfs => "debugfs".to_owned(),
-                ftr_tracefs::Located::MountedByFtr(fs) => format!("{fs} mounted by ftr"),
-                ftr_tracefs::Located::Given => "given".to_owned(),
-            },
+            located_text(t),
             c.events
         )?,
-        None => writeln!(
+        (None, Err(e)) => writeln!(out, "kernel {}; NO tracefs: {e}", kernel_release())?,
+        (None, Ok(t)) => writeln!(
             out,
-            "kernel {}; NO tracefs: {}",
+            "kernel {}; tracefs at {}",
             kernel_release(),
-            env.tracefs_error.as_deref().unwrap_or("?")
+            t.root().display()
         )?,
     }
     writeln!(out)?;
     let mut t = Table::new(["FEATURE", "STATE", "EVIDENCE"]);
-    if let Some((_, c)) = &env.tracefs {
+    if let Some((_, c)) = tracefs {
         for (name, s) in c.features() {
             t.row([name.to_owned(), s.word().to_owned(), s.detail().to_owned()]);
         }
-        t.row([
-            "lockdown".to_owned(),
-            c.lockdown.clone().unwrap_or_else(|| "unknown".into()),
-            "from /sys/kernel/security/lockdown (securityfs)".into(),
-        ]);
+        let (state, evidence) = match &c.lockdown {
+            Some(l) => (l.clone(), "/sys/kernel/security/lockdown"),
+            None => (
+                "unknown".to_owned(),
+                "securityfs is not mounted at /sys/kernel/security",
+            ),
+        };
+        t.row(["lockdown".to_owned(), state, evidence.to_owned()]);
     }
+    let pmu = env.pmu();
     t.row([
         "perf_event_paranoid".to_owned(),
-        env.pmu.paranoid.map_or("unknown".into(), |p| p.to_string()),
+        pmu.paranoid.map_or("unknown".into(), |p| p.to_string()),
         "/proc/sys/kernel/perf_event_paranoid".into(),
     ]);
-    for (name, p) in env.pmu.features() {
+    for (name, p) in pmu.features() {
         t.row([
             name.to_owned(),
             if p.is_usable() { "yes" } else { "no" }.to_owned(),

@@ -2,6 +2,7 @@
 //! code; kernel work goes through crate::pipeline and the libraries.
 
 pub mod catalog;
+pub mod common;
 pub mod doctor;
 pub mod list;
 pub mod tp;

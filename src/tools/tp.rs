@@ -128,6 +128,7 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
         pid: args.pid,
         buffer_kb: args.buffer_kb,
         clock: args.clock.clone(),
+        ordered: true,
     };
     let mut session = Session::start(&t, &cfg)?;
     if let Some(n) = &session.note {
@@ -145,7 +146,6 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     let mut write_error: Option<std::io::Error> = None;
     let stats = session.run(
         &stop,
-        true,
         Duration::from_millis(100),
         &mut |ev| {
             if write_error.is_none() {

@@ -1,0 +1,62 @@
+//! What every tool shares: starting a session from a probe plan, the
+//! `[interval [count]]` loop with Ctrl-C, and loss reporting.
+
+pub mod interval;
+
+use super::Global;
+use crate::pipeline::plan::{KernelEnv, ProbePlan, Resolution};
+use crate::pipeline::session::{RunStats, Session, SessionConfig};
+use anyhow::{anyhow, Result};
+
+/// Resolves `plan` on this kernel and starts a session on the tracepoints
+/// of the chosen alternatives (plus whatever `cfg` already lists). Fails
+/// with every unmet need and why each alternative failed. With `-v`, says
+/// on stderr which mechanism was chosen and why earlier ones were skipped.
+pub fn start_plan(g: &Global, plan: &ProbePlan, mut cfg: SessionConfig) -> Result<(Session, Resolution)> {
+    let t = g.tracing_for_writing()?;
+    let env = KernelEnv::new(Ok(t.clone()));
+    let res = plan.resolve(&env);
+    if let Some(e) = res.error() {
+        return Err(anyhow!(e));
+    }
+    if g.verbose > 0 {
+        for (what, alt, skipped) in &res.chosen {
+            for s in skipped {
+                eprintln!("ftr: {what}: skipped {s}");
+            }
+            eprintln!("ftr: {what}: using {}", alt.name);
+        }
+    }
+    for e in res.tracepoints() {
+        if !cfg.events.contains(&e) {
+            cfg.events.push(e);
+        }
+    }
+    let session = Session::start(&t, &cfg)?;
+    if let Some(n) = &session.note {
+        eprintln!("ftr: {n}");
+    }
+    Ok((session, res))
+}
+
+/// Says on stderr what the kernel lost, so counts are never silently low.
+pub fn report_losses(session: &Session, stats: &RunStats) {
+    let kernel: u64 = session
+        .cpu_stats()
+        .iter()
+        .map(|(_, s)| s.overrun + s.dropped_events)
+        .sum();
+    if stats.lost_pages > 0 || kernel > 0 {
+        eprintln!(
+            "ftr: WARNING: events were lost ({} counted in page headers, {kernel} overrun/dropped per the kernel); \
+             results are a lower bound. Try a larger buffer (-b KB) or a longer interval.",
+            stats.lost_events
+        );
+    }
+    if stats.bad_pages > 0 {
+        eprintln!(
+            "ftr: WARNING: {} ring-buffer pages did not decode to the end",
+            stats.bad_pages
+        );
+    }
+}
