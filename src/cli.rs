@@ -33,6 +33,18 @@ pub enum Command {
     List(crate::tools::list::Args),
     /// Print tracepoint events live (perf-tools tpoint).
     Tp(crate::tools::tp::Args),
+    /// Summarize block I/O latency as a histogram.
+    Biolatency(crate::tools::biolatency::Args),
+    /// Trace block I/O, one line per request.
+    Biosnoop(crate::tools::biosnoop::Args),
+    /// Block I/O by process and disk, refreshed like top.
+    Biotop(crate::tools::biotop::Args),
+    /// Summarize block I/O sizes per process as histograms.
+    Bitesize(crate::tools::bitesize::Args),
+    /// Record events into a trace.dat (trace-cmd record).
+    Record(crate::tools::record::Args),
+    /// Print a trace.dat like trace-cmd report.
+    Report(crate::tools::report::Args),
 }
 
 /// Parses the process arguments (exits with clap's message and code 2 on

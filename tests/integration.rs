@@ -5,6 +5,7 @@
 mod util;
 
 mod suite {
+    pub mod block;
     pub mod cli;
     pub mod doctor;
     pub mod instance;
@@ -12,4 +13,5 @@ mod suite {
     pub mod release;
     pub mod signals;
     pub mod tp;
+    pub mod tracedat;
 }

@@ -39,7 +39,6 @@ const SCHED: &[&str] = &[
     "sched:sched_wakeup_new",
     "sched:sched_switch",
 ];
-const BLOCK: &[&str] = &["block:block_rq_issue", "block:block_rq_complete"];
 const MALLOC: &[M] = &[M::Uprobe("libc:malloc"), M::Uprobe("libc:free")];
 
 /// All tools, in the order doctor prints them.
@@ -68,13 +67,13 @@ pub fn all() -> Vec<ToolInfo> {
         ),
         tool(
             "record",
-            false,
+            true,
             "record to trace.dat (trace-cmd record)",
             vec![need("events", vec![alt("tracefs instance", vec![M::Tracefs])])],
         ),
         tool(
             "report",
-            false,
+            true,
             "print a trace.dat (trace-cmd report)",
             vec![need("input", vec![alt("file", vec![M::FileOnly])])],
         ),
@@ -137,30 +136,27 @@ pub fn all() -> Vec<ToolInfo> {
         ),
         tool(
             "biolatency",
-            false,
+            true,
             "block I/O latency histogram",
-            vec![need("requests", vec![alt("block tracepoints", tps(BLOCK))])],
+            crate::tools::biolatency::plan(false).needs,
         ),
         tool(
             "biosnoop",
-            false,
+            true,
             "one line per block I/O",
-            vec![need("requests", vec![alt("block tracepoints", tps(BLOCK))])],
+            crate::tools::biosnoop::plan(false).needs,
         ),
         tool(
             "biotop",
-            false,
+            true,
             "block I/O by process",
-            vec![need("requests", vec![alt("block tracepoints", tps(BLOCK))])],
+            crate::tools::biotop::plan().needs,
         ),
         tool(
             "bitesize",
-            false,
+            true,
             "I/O size histograms by process",
-            vec![need(
-                "requests",
-                vec![alt("block tracepoints", tps(&["block:block_rq_issue"]))],
-            )],
+            crate::tools::bitesize::plan().needs,
         ),
         tool(
             "runqlat",

@@ -1,10 +1,16 @@
 //! The tools. Each module has an `Args` (clap), a `run` and its own output
 //! code; kernel work goes through crate::pipeline and the libraries.
 
+pub mod biolatency;
+pub mod biosnoop;
+pub mod biotop;
+pub mod bitesize;
 pub mod catalog;
 pub mod common;
 pub mod doctor;
 pub mod list;
+pub mod record;
+pub mod report;
 pub mod tp;
 
 use crate::cli::{Cli, Command};
@@ -61,5 +67,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Doctor(a) => doctor::run(&g, a),
         Command::List(a) => list::run(&g, a),
         Command::Tp(a) => tp::run(&g, a),
+        Command::Biolatency(a) => biolatency::run(&g, a),
+        Command::Biosnoop(a) => biosnoop::run(&g, a),
+        Command::Biotop(a) => biotop::run(&g, a),
+        Command::Bitesize(a) => bitesize::run(&g, a),
+        Command::Record(a) => record::run(&g, a),
+        Command::Report(a) => report::run(&g, a),
     }
 }

@@ -5,7 +5,7 @@
 //!   [`ProbeGroup`], [`RingReader`]): the only code that touches files under
 //!   tracefs. Every change goes through [`Guard`], so it is undone on exit,
 //!   on a signal or a panic, or reclaimed by the next run after a SIGKILL.
-//! - *decoding* ([`format`], [`ring`]): pure functions over bytes and text,
+//! - *decoding* ([`format`], [`ring`], [`tracedat`]): pure functions over bytes and text,
 //!   fed either by the control half or by files recorded elsewhere.
 //!
 //! ```
@@ -43,6 +43,7 @@ mod locate;
 mod probes;
 mod reader;
 pub mod ring;
+pub mod tracedat;
 
 pub use capabilities::{Capabilities, Support};
 pub use control::{check_value, read_text, write_control, WriteMode};

@@ -1,6 +1,7 @@
 //! What every tool shares: starting a session from a probe plan, the
 //! `[interval [count]]` loop with Ctrl-C, and loss reporting.
 
+pub mod block;
 pub mod interval;
 
 use super::Global;

@@ -46,6 +46,7 @@ mod decode;
 mod error;
 mod header;
 mod parser;
+pub mod printfmt;
 mod registry;
 #[cfg(test)]
 mod testdata;

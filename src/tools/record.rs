@@ -1,0 +1,370 @@
+//! `ftr record`: record tracepoint events into a private instance and
+//! write them as a version 6 trace.dat that `trace-cmd report` (and
+//! `ftr report`) read. Raw sub-buffers are copied as read from each CPU's
+//! `trace_pipe_raw`, spooled per CPU next to the output, and assembled at
+//! the end, after the buffers are drained completely.
+
+use super::Global;
+use crate::pipeline::stop::Stop;
+use anyhow::{bail, Context, Result};
+use ftr_tracefs::ring::{Missed, Page, PageLayout};
+use ftr_tracefs::tracedat::{option_id, text_option, Writer, WriterConfig};
+use ftr_tracefs::{list_events, read_text, select_events, EventName, Instance, RingReader, TracingDir};
+use std::fs::File;
+use std::io::{BufWriter, Seek, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// `ftr record` flags.
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "EXAMPLES:\n    ftr record -e sched:sched_switch -- make -j4   # while a command runs\n    ftr record -e sched -e irq -o irq.dat          # until Ctrl-C\n    ftr record -e block -f 'nr_sector > 8' -b 8192  # filtered, 8 MB per CPU"
+)]
+pub struct Args {
+    /// Record EVENT: SYS:EVENT, SYS (all of it) or all; repeatable.
+    #[arg(short = 'e', long = "event", value_name = "EVENT", required = true)]
+    pub events: Vec<String>,
+    /// Apply the kernel filter FILTER to the events.
+    #[arg(short = 'f', long, value_name = "FILTER")]
+    pub filter: Option<String>,
+    /// Set the per-CPU buffer to KB kilobytes.
+    #[arg(short = 'b', long = "buffer-kb", value_name = "KB")]
+    pub buffer_kb: Option<u64>,
+    /// Use trace clock CLOCK (local, global, mono, ...).
+    #[arg(short = 'C', long, value_name = "CLOCK")]
+    pub clock: Option<String>,
+    /// Write to FILE instead of trace.dat.
+    #[arg(short = 'o', long, value_name = "FILE", default_value = "trace.dat")]
+    pub output: PathBuf,
+    /// Run CMD and stop when it exits (else record until Ctrl-C).
+    #[arg(trailing_var_arg = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+fn resolve(all: &[EventName], specs: &[String]) -> Result<Vec<EventName>> {
+    let mut out: Vec<EventName> = Vec::new();
+    for spec in specs {
+        let pattern = if spec == "all" {
+            "*:*".to_owned()
+        } else if spec.contains(':') {
+            spec.clone()
+        } else {
+            format!("{spec}:*")
+        };
+        let found = select_events(all, &pattern);
+        if found.is_empty() {
+            bail!("no event matches {spec:?} (see `ftr list -e`)");
+        }
+        for e in found {
+            if !out.contains(e) {
+                out.push(e.clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Rebuilds the whole sub-buffer from a parsed page: header, commit with
+/// its missed-events flags, data, and the stored missed count
+/// (`rb_commit_index`/`RB_MISSED_*` in kernel/trace/ring_buffer.c).
+fn raw_page(page: &Page<'_>, l: &PageLayout, buf: &mut Vec<u8>) {
+    buf.clear();
+    buf.resize(l.page_size, 0);
+    let put = |buf: &mut Vec<u8>, off: usize, size: usize, v: u64| {
+        let b = match l.endian {
+            ftr_tracefs::Endian::Little => v.to_le_bytes(),
+            ftr_tracefs::Endian::Big => v.to_be_bytes(),
+        };
+        let b = if l.endian == ftr_tracefs::Endian::Big {
+            &b[8 - size..]
+        } else {
+            &b[..size]
+        };
+        if let Some(dst) = buf.get_mut(off..off + size) {
+            dst.copy_from_slice(b);
+        }
+    };
+    put(buf, l.timestamp_offset, 8, page.timestamp());
+    let data = page.data();
+    let mut commit = data.len() as u64;
+    match page.missed() {
+        Missed::None => {}
+        Missed::Unknown => commit |= 1 << 31,
+        Missed::Count(n) => {
+            commit |= (1 << 31) | (1 << 30);
+            put(buf, l.data_offset + data.len(), l.commit_size, n);
+        }
+    }
+    put(buf, l.commit_offset, l.commit_size, commit);
+    buf[l.data_offset..l.data_offset + data.len()].copy_from_slice(data);
+}
+
+struct Spool {
+    path: PathBuf,
+    file: BufWriter<File>,
+    pages: u64,
+}
+
+fn spool_path(out: &Path, cpu: u32) -> PathBuf {
+    let mut s = out.as_os_str().to_owned();
+    s.push(format!(".cpu{cpu}"));
+    PathBuf::from(s)
+}
+
+/// Runs record.
+pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
+    let stop = Stop::install()?;
+    let t = g.tracing_for_writing()?;
+    let all = list_events(&t)?;
+    let events = resolve(&all, &args.events)?;
+    let (instance, note) = Instance::create_or_top_level(&t).context("setting up a trace buffer")?;
+    if let Some(n) = note {
+        eprintln!("ftr: {n}");
+    }
+    let res = record(&t, &instance, &events, &args, &stop);
+    let removed = instance.remove().context("removing the trace instance");
+    let code = res?;
+    removed?;
+    Ok(code)
+}
+
+fn record(
+    t: &TracingDir,
+    instance: &Instance,
+    events: &[EventName],
+    args: &Args,
+    stop: &Stop,
+) -> Result<ExitCode> {
+    if let Some(kb) = args.buffer_kb {
+        instance.set_buffer_size_kb(kb)?;
+    }
+    if let Some(c) = &args.clock {
+        instance.set_clock(c)?;
+    }
+    // Wake when half a buffer is full, so pages are read full (a read
+    // takes the reader page even when partly filled); a timed drain below
+    // bounds the delay.
+    instance.set_buffer_percent(50)?;
+    let layout = instance.page_layout()?;
+    for ev in events {
+        if let Some(f) = &args.filter {
+            instance
+                .set_event_filter(&ev.system, &ev.name, f)
+                .with_context(|| format!("setting the filter of {ev}"))?;
+        }
+    }
+    let mut reader = RingReader::open(instance, layout)?;
+    let cpus: Vec<u32> = reader.cpus().collect();
+    let mut spools = Vec::new();
+    for &cpu in &cpus {
+        let path = spool_path(&args.output, cpu);
+        let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        spools.push(Spool {
+            path,
+            file: BufWriter::new(file),
+            pages: 0,
+        });
+    }
+    let result = record_into(
+        t,
+        instance,
+        events,
+        args,
+        stop,
+        &mut reader,
+        &layout,
+        &cpus,
+        &mut spools,
+    );
+    for s in &spools {
+        let _ = std::fs::remove_file(&s.path);
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record_into(
+    t: &TracingDir,
+    instance: &Instance,
+    events: &[EventName],
+    args: &Args,
+    stop: &Stop,
+    reader: &mut RingReader,
+    layout: &PageLayout,
+    cpus: &[u32],
+    spools: &mut [Spool],
+) -> Result<ExitCode> {
+    instance.set_tracing_on(true)?;
+    for ev in events {
+        instance
+            .enable_event(&ev.system, &ev.name)
+            .with_context(|| format!("enabling {ev}"))?;
+    }
+    let names: Vec<String> = events.iter().map(|e| e.to_string()).collect();
+    let shown = if names.len() > 4 {
+        format!("{} events", names.len())
+    } else {
+        names.join(", ")
+    };
+    let mut child = None;
+    if let Some((prog, rest)) = args.command.split_first() {
+        let mut cmd = std::process::Command::new(prog);
+        cmd.args(rest);
+        // SAFETY: the closure runs in the forked child before exec and only
+        // calls pthread_sigmask, which is async-signal-safe; it allocates
+        // nothing and touches no lock.
+        #[allow(unsafe_code)]
+        unsafe {
+            cmd.pre_exec(Stop::unblock_in_child);
+        }
+        child = Some(cmd.spawn().with_context(|| format!("running {prog}"))?);
+        eprintln!("Tracing {shown} while {prog} runs. Hit Ctrl-C to end.");
+    } else {
+        eprintln!("Tracing {shown}. Hit Ctrl-C to end.");
+    }
+    let mut page_buf = Vec::new();
+    let mut status = None;
+    let mut last_drain = std::time::Instant::now();
+    let mut io_err: Option<std::io::Error> = None;
+    let mut drain = |reader: &mut RingReader, spools: &mut [Spool]| -> Result<u64> {
+        let s = reader.drain(|cpu, page| {
+            raw_page(page, layout, &mut page_buf);
+            if let Some(i) = cpus.iter().position(|&c| c == cpu) {
+                if let Err(e) = spools[i].file.write_all(&page_buf) {
+                    io_err.get_or_insert(e);
+                }
+                spools[i].pages += 1;
+            }
+        })?;
+        Ok(s.pages)
+    };
+    loop {
+        if let Some(c) = &mut child {
+            if let Some(st) = c.try_wait()? {
+                status = Some(st);
+                break;
+            }
+        }
+        if stop.requested() {
+            break;
+        }
+        let ready = reader.wait(Some(Duration::from_millis(200)), Some(stop.wake_fd()))?;
+        if ready.data || last_drain.elapsed() >= Duration::from_secs(1) {
+            drain(reader, spools)?;
+            last_drain = std::time::Instant::now();
+        }
+    }
+    instance.set_tracing_on(false)?;
+    // Drain until empty: nothing recorded stays behind in the kernel.
+    while drain(reader, spools)? > 0 {}
+    if let Some(e) = io_err {
+        return Err(e).context("writing the CPU spool files");
+    }
+    let stats: Vec<_> = cpus.iter().map(|&c| (c, instance.cpu_stats(c).ok())).collect();
+
+    let cfg = writer_config(t, instance, events, layout, cpus)?;
+    let out = File::create(&args.output).with_context(|| format!("creating {}", args.output.display()))?;
+    let mut w = Writer::start(BufWriter::new(out), &cfg).context("writing the trace.dat header")?;
+    for (i, &cpu) in cpus.iter().enumerate() {
+        spools[i].file.flush()?;
+        let mut f = File::open(&spools[i].path)?;
+        f.rewind()?;
+        w.write_cpu_from(cpu, &mut f).context("writing CPU data")?;
+    }
+    w.finish().context("finishing the trace.dat")?;
+
+    let mut total = 0;
+    for (i, (cpu, s)) in stats.iter().enumerate() {
+        let pages = spools[i].pages;
+        match s {
+            Some(s) => {
+                total += s.read_events;
+                eprintln!(
+                    "CPU{cpu}: {} events read, {} pages, {} entries left, {} overrun, {} dropped",
+                    s.read_events, pages, s.entries, s.overrun, s.dropped_events
+                );
+            }
+            None => eprintln!("CPU{cpu}: {pages} pages"),
+        }
+    }
+    eprintln!("ftr: wrote {} ({total} events)", args.output.display());
+    Ok(match status {
+        Some(st) if !st.success() => ExitCode::from(st.code().unwrap_or(1).clamp(1, 255) as u8),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+fn read(p: &Path) -> Result<String> {
+    Ok(read_text(p)?)
+}
+
+fn writer_config(
+    t: &TracingDir,
+    instance: &Instance,
+    events: &[EventName],
+    layout: &PageLayout,
+    cpus: &[u32],
+) -> Result<WriterConfig> {
+    let ev_dir = t.events_dir();
+    let mut ftrace = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(ev_dir.join("ftrace")) {
+        let mut dirs: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+        dirs.sort();
+        for d in dirs {
+            if let Ok(f) = read(&d.join("format")) {
+                ftrace.push(f);
+            }
+        }
+    }
+    let mut systems: Vec<(String, Vec<String>)> = Vec::new();
+    for ev in events {
+        let text = read(
+            &instance
+                .dir()
+                .join("events")
+                .join(&ev.system)
+                .join(&ev.name)
+                .join("format"),
+        )
+        .or_else(|_| read(&ev_dir.join(&ev.system).join(&ev.name).join("format")))?;
+        match systems.iter_mut().find(|(s, _)| *s == ev.system) {
+            Some((_, v)) => v.push(text),
+            None => systems.push((ev.system.clone(), vec![text])),
+        }
+    }
+    let mut options = Vec::new();
+    for &cpu in cpus {
+        let s = read(&instance.dir().join(format!("per_cpu/cpu{cpu}/stats"))).unwrap_or_default();
+        options.push(text_option(option_id::CPUSTAT, &format!("CPU: {cpu}\n{s}")));
+    }
+    let u = nix::sys::utsname::uname()?;
+    let uname = format!(
+        "{} {} {} {} {}",
+        u.sysname().to_string_lossy(),
+        u.nodename().to_string_lossy(),
+        u.release().to_string_lossy(),
+        u.version().to_string_lossy(),
+        u.machine().to_string_lossy()
+    );
+    options.push(text_option(option_id::UNAME, &uname));
+    let clock_text = read(&instance.dir().join("trace_clock")).unwrap_or_default();
+    options.push(text_option(option_id::TRACECLOCK, clock_text.trim_end()));
+    let clock = ftr_tracefs::selected_choice(&clock_text).map(str::to_owned);
+    Ok(WriterConfig {
+        endian: layout.endian,
+        long_size: std::mem::size_of::<usize>() as u8,
+        page_size: layout.page_size as u32,
+        header_page: read(&ev_dir.join("header_page"))?,
+        header_event: read(&ev_dir.join("header_event"))?,
+        ftrace_formats: ftrace,
+        event_systems: systems,
+        kallsyms: std::fs::read_to_string("/proc/kallsyms").unwrap_or_default(),
+        printk_formats: read(&t.path("printk_formats")).unwrap_or_default(),
+        cmdlines: read(&t.path("saved_cmdlines")).unwrap_or_default(),
+        cpus: cpus.iter().max().map_or(0, |m| m + 1),
+        options,
+        clock,
+    })
+}

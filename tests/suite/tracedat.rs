@@ -1,0 +1,353 @@
+//! trace.dat both ways (issue 8): `ftr report` against `trace-cmd report`
+//! on real v6 files from old kernels, on files trace-cmd records here (v6
+//! and v7), and on files `ftr record` writes; truncated files; CLI errors.
+
+use crate::suite::tp::start_tracing;
+use crate::util::{c_program, kernel_data, leftovers_of, live_tracing, run_ftr};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The real v6 files of the old-kernels archive.
+fn old_dat_files() -> Vec<PathBuf> {
+    let root = kernel_data("old-kernels-public");
+    let mut out = Vec::new();
+    let mut stack = vec![root];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() && !p.to_string_lossy().ends_with(".extracted") {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "dat") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    assert_eq!(out.len(), 5, "the archive holds five trace.dat files");
+    out
+}
+
+fn ftr_report(file: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["report", "-i", file.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = run_ftr(&args);
+    assert!(
+        out.status.success(),
+        "ftr report {} failed: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 report")
+}
+
+/// `trace-cmd report -i FILE`, or None (with a message) when trace-cmd is
+/// not installed and FTR_REQUIRE_KERNEL is unset.
+fn trace_cmd_report(file: &Path) -> Option<String> {
+    match Command::new("trace-cmd")
+        .args(["report", "-i"])
+        .arg(file)
+        .output()
+    {
+        Ok(o) => {
+            assert!(o.status.success(), "trace-cmd report {} failed", file.display());
+            Some(String::from_utf8_lossy(&o.stdout).into_owned())
+        }
+        Err(e) => {
+            if crate::util::kernel_required() {
+                panic!("trace-cmd is needed: {e}");
+            }
+            eprintln!("SKIPPED: trace-cmd is not installed ({e})");
+            None
+        }
+    }
+}
+
+/// Lines equal at the same position, over the longer of the two.
+fn match_rate(a: &str, b: &str) -> (usize, usize) {
+    let (a, b): (Vec<_>, Vec<_>) = (a.lines().collect(), b.lines().collect());
+    let same = a.iter().zip(&b).filter(|(x, y)| x == y).count();
+    (same, a.len().max(b.len()))
+}
+
+fn assert_identical(what: &str, theirs: &str, ours: &str) {
+    let (same, total) = match_rate(theirs, ours);
+    if same != total {
+        let first = theirs
+            .lines()
+            .zip(ours.lines())
+            .find(|(a, b)| a != b)
+            .map(|(a, b)| format!("\n trace-cmd: {a}\n ftr:       {b}"))
+            .unwrap_or_default();
+        panic!("{what}: {same} of {total} lines match{first}");
+    }
+}
+
+#[test]
+fn old_kernel_v6_files_parse_and_print_known_lines() {
+    // Lines from `trace-cmd report` 3.1.6 on the same files.
+    let expect = [
+        (
+            "trace_idle.dat",
+            "       trace-cmd-6244  [005] 162534.215742: sched_switch:         trace-cmd:6244 [120] x ==> swapper/5:0 [120]",
+        ),
+        (
+            "ARM-software+trappy/tests/trace.dat",
+            "          <idle>-0     [003]  7615.709442: bprint:               0xc044504c: cpu_load: cpu: 3 freq: 800000 load: 0",
+        ),
+        (
+            "intel-gpu-tools/tests/trace.dat",
+            "       flip_test-3058  [001]  3216.491095: i915_reg_rw:          read reg=0x48254, len=4, val=(0x0, 0x0)",
+        ),
+        (
+            "sched_load/trace.dat",
+            "          <idle>-0     [002]  2084.021502: sched_load_se:        cpu=2 path=(null) comm=kworker/2:1 pid=2923 load=0 util=0",
+        ),
+    ];
+    let files = old_dat_files();
+    for (name, line) in expect {
+        let f = files
+            .iter()
+            .find(|f| f.to_string_lossy().ends_with(name))
+            .unwrap_or_else(|| panic!("{name} is in the archive"));
+        let out = ftr_report(f, &[]);
+        assert!(out.starts_with("cpus="), "{name}: {}", &out[..out.len().min(80)]);
+        assert!(out.lines().any(|l| l == line), "{name} lacks {line:?}");
+    }
+}
+
+#[test]
+fn old_kernel_v6_files_match_trace_cmd_report_line_for_line() {
+    for f in old_dat_files() {
+        let Some(theirs) = trace_cmd_report(&f) else {
+            return;
+        };
+        let ours = ftr_report(&f, &[]);
+        let (same, total) = match_rate(&theirs, &ours);
+        eprintln!("{}: {same}/{total} lines match", f.display());
+        assert_identical(&f.display().to_string(), &theirs, &ours);
+    }
+}
+
+#[test]
+fn report_filters_one_cpu_and_prints_formats() {
+    let f = old_dat_files()
+        .into_iter()
+        .find(|f| f.ends_with("trace_idle.dat"))
+        .unwrap();
+    let out = ftr_report(&f, &["--cpu", "2"]);
+    let lines: Vec<_> = out.lines().skip(1).collect();
+    assert!(!lines.is_empty());
+    assert!(lines.iter().all(|l| l.contains(" [002] ")), "{out}");
+    let formats = ftr_report(&f, &["--events"]);
+    assert!(formats.contains("name: sched_switch"));
+    let raw = ftr_report(&f, &["-R"]);
+    assert!(
+        raw.contains("prev_comm=trace-cmd prev_pid=6244"),
+        "{}",
+        &raw[..400]
+    );
+}
+
+/// Every prefix of a real file is refused with an error, never a panic.
+#[test]
+fn truncated_files_give_one_line_errors() {
+    let f = old_dat_files()
+        .into_iter()
+        .find(|f| f.ends_with("trace_idle.dat"))
+        .unwrap();
+    let bytes = std::fs::read(&f).unwrap();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("trunc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for cut in [0, 5, 12, 17, 40, 1000, 6000, 100_000, bytes.len() - 4097] {
+        let p = dir.join(format!("cut{cut}.dat"));
+        std::fs::write(&p, &bytes[..cut]).unwrap();
+        let out = run_ftr(&["report", "-i", p.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "cut at {cut}: {err}");
+        assert_eq!(err.lines().count(), 1, "cut at {cut}: {err}");
+        assert!(err.contains("parsing") || err.contains("header_page"), "{err}");
+    }
+    let out = run_ftr(&["report", "-i", "/nonexistent/trace.dat"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+}
+
+#[test]
+fn record_writes_v6_that_trace_cmd_reads_identically() {
+    let Some(t) = live_tracing() else { return };
+    let prog = c_program("exec_true");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("rec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("sched.dat");
+    let tracer = start_tracing(&[
+        "record",
+        "-e",
+        "sched:sched_switch",
+        "-e",
+        "sched:sched_process_exec",
+        "-o",
+        file.to_str().unwrap(),
+        "--",
+        prog.to_str().unwrap(),
+        "20",
+    ]);
+    let mut tracer = tracer;
+    let ftr_pid = tracer.child.id();
+    let status = tracer.child.wait().unwrap();
+    // Read stderr to its end (Tracer::finish only takes what has arrived).
+    let err: Vec<String> = tracer.stderr.iter().collect();
+    assert!(status.success(), "{err:?}");
+    assert!(
+        err.iter().any(|l| l.starts_with("CPU0:")),
+        "per-CPU stats: {err:?}"
+    );
+    assert_eq!(leftovers_of(t.root(), ftr_pid), Vec::<String>::new());
+    assert!(!dir.join("sched.dat.cpu0").exists(), "spool files are removed");
+
+    let ours = ftr_report(&file, &[]);
+    let execs = ours
+        .lines()
+        .filter(|l| l.contains("sched_process_exec:") && l.contains("filename=/bin/true"))
+        .count();
+    assert_eq!(execs, 20, "{ours}");
+    assert!(ours
+        .lines()
+        .any(|l| l.contains("sched_switch:") && l.contains(" ==> ")));
+    let Some(theirs) = trace_cmd_report(&file) else {
+        return;
+    };
+    assert_eq!(theirs.lines().count(), ours.lines().count());
+    assert_identical("ftr record", &theirs, &ours);
+}
+
+#[test]
+fn record_covers_irq_timer_and_syscalls_like_trace_cmd() {
+    let Some(_t) = live_tracing() else { return };
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("rec2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("mix.dat");
+    let out = run_ftr(&[
+        "record",
+        "-e",
+        "irq",
+        "-e",
+        "timer",
+        "-e",
+        "sched",
+        "-e",
+        "syscalls:sys_enter_openat",
+        "-e",
+        "syscalls:sys_exit_openat",
+        "-e",
+        "raw_syscalls",
+        "-o",
+        file.to_str().unwrap(),
+        "--",
+        "/bin/sh",
+        "-c",
+        "for i in 1 2 3; do cat /etc/hostname >/dev/null; sleep 0.01; done",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ours = ftr_report(&file, &[]);
+    assert!(ours.contains("sys_enter_openat:"), "no openat in the report");
+    let Some(theirs) = trace_cmd_report(&file) else {
+        return;
+    };
+    assert_identical("irq/timer/sched/syscalls", &theirs, &ours);
+}
+
+fn shim() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/trace-cmd-shim.sh");
+    let p = if p.exists() {
+        p
+    } else {
+        PathBuf::from("/work/shared/trace-cmd-shim.sh")
+    };
+    if p.exists() && Command::new("trace-cmd").arg("-h").output().is_ok() {
+        return Some(p);
+    }
+    if crate::util::kernel_required() {
+        panic!("trace-cmd and its shim are needed");
+    }
+    eprintln!("SKIPPED: trace-cmd or trace-cmd-shim.sh is missing");
+    None
+}
+
+#[test]
+fn trace_cmd_recorded_v6_and_v7_read_identically() {
+    let Some(_t) = live_tracing() else { return };
+    let Some(shim) = shim() else { return };
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, extra) in [
+        ("v6.dat", vec!["--file-version", "6"]),
+        ("v7.dat", vec![]),
+        ("v7z.dat", vec!["--compression", "zstd"]),
+    ] {
+        let file = dir.join(name);
+        let mut args = vec![
+            "record",
+            "-e",
+            "sched:sched_switch",
+            "-e",
+            "sched:sched_wakeup",
+            "-e",
+            "sched:sched_process_exec",
+            "-o",
+        ];
+        args.push(file.to_str().unwrap());
+        args.extend(extra);
+        args.extend([
+            "--",
+            "/bin/sh",
+            "-c",
+            "for i in 1 2 3; do /bin/true; sleep 0.01; done",
+        ]);
+        let out = Command::new(&shim).args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let theirs = trace_cmd_report(&file).unwrap();
+        let ours = ftr_report(&file, &[]);
+        assert!(ours.lines().count() > 10, "{name}: {ours}");
+        assert_identical(name, &theirs, &ours);
+    }
+}
+
+#[test]
+fn record_errors_are_one_line_and_leave_nothing() {
+    let out = run_ftr(&["record"]);
+    assert_eq!(out.status.code(), Some(2), "clap refuses a missing -e");
+    let Some(t) = live_tracing() else { return };
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("rec3-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("x.dat");
+    let out = run_ftr(&[
+        "record",
+        "-e",
+        "nosuchsys:nosuchevent",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("nosuchsys"), "{err}");
+    assert!(!file.exists());
+    let out = run_ftr(&[
+        "record",
+        "-e",
+        "sched:sched_switch",
+        "-f",
+        "no_such_field == 1",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!dir.join("x.dat.cpu0").exists());
+    let _ = t;
+}
