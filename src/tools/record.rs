@@ -66,6 +66,21 @@ fn resolve(all: &[EventName], specs: &[String]) -> Result<Vec<EventName>> {
     Ok(out)
 }
 
+/// The kernel filter of `ev`: the user's, and for system-call events also
+/// `common_pid != PID` of ftr itself. Each read of a buffer is a system
+/// call whose own events land in the page being read, so without it the
+/// drain of a syscalls recording feeds itself (pages of 3 events, GBs).
+fn event_filter(ev: &EventName, user: Option<&str>, own_pid: u32) -> Option<String> {
+    let own =
+        matches!(ev.system.as_str(), "syscalls" | "raw_syscalls").then(|| format!("common_pid != {own_pid}"));
+    match (user, own) {
+        (None, None) => None,
+        (Some(u), None) => Some(u.to_owned()),
+        (None, Some(o)) => Some(o),
+        (Some(u), Some(o)) => Some(format!("({u}) && {o}")),
+    }
+}
+
 /// Rebuilds the whole sub-buffer from a parsed page: header, commit with
 /// its missed-events flags, data, and the stored missed count
 /// (`rb_commit_index`/`RB_MISSED_*` in kernel/trace/ring_buffer.c).
@@ -149,9 +164,9 @@ fn record(
     instance.set_buffer_percent(50)?;
     let layout = instance.page_layout()?;
     for ev in events {
-        if let Some(f) = &args.filter {
+        if let Some(f) = event_filter(ev, args.filter.as_deref(), std::process::id()) {
             instance
-                .set_event_filter(&ev.system, &ev.name, f)
+                .set_event_filter(&ev.system, &ev.name, &f)
                 .with_context(|| format!("setting the filter of {ev}"))?;
         }
     }
@@ -367,4 +382,25 @@ fn writer_config(
         options,
         clock,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syscall_events_exclude_ftr_itself() {
+        let sys = EventName::parse("raw_syscalls:sys_enter").unwrap();
+        let sched = EventName::parse("sched:sched_switch").unwrap();
+        assert_eq!(event_filter(&sched, None, 7), None);
+        assert_eq!(
+            event_filter(&sched, Some("prev_pid > 0"), 7).unwrap(),
+            "prev_pid > 0"
+        );
+        assert_eq!(event_filter(&sys, None, 7).unwrap(), "common_pid != 7");
+        assert_eq!(
+            event_filter(&sys, Some("id == 0"), 7).unwrap(),
+            "(id == 0) && common_pid != 7"
+        );
+    }
 }

@@ -21,7 +21,8 @@ impl Tracer {
     pub fn finish(mut self) -> (std::process::ExitStatus, String, Vec<String>) {
         let status = self.child.wait().unwrap();
         let out = self.stdout.take().unwrap().join().unwrap();
-        let err = self.stderr.try_iter().collect();
+        // Read to the end: the reader thread ends when ftr closes stderr.
+        let err = self.stderr.iter().collect();
         (status, out, err)
     }
 }
