@@ -33,6 +33,14 @@ pub enum Command {
     List(crate::tools::list::Args),
     /// Print tracepoint events live (perf-tools tpoint).
     Tp(crate::tools::tp::Args),
+    /// Summarize run-queue (scheduler) latency as a histogram (bcc runqlat).
+    Runqlat(crate::tools::runqlat::Args),
+    /// Print run-queue waits longer than a threshold (bcc runqslower).
+    Runqslower(crate::tools::runqslower::Args),
+    /// Scheduler analyses in perf sched's layout (latency).
+    Sched(crate::tools::sched::Args),
+    /// Summarize on-CPU (or off-CPU) time as a histogram (bcc cpudist).
+    Cpudist(crate::tools::cpudist::Args),
     /// Summarize block I/O latency as a histogram.
     Biolatency(crate::tools::biolatency::Args),
     /// Trace block I/O, one line per request.

@@ -11,6 +11,7 @@ mod suite {
     pub mod instance;
     pub mod list;
     pub mod release;
+    pub mod sched;
     pub mod signals;
     pub mod tp;
     pub mod tracedat;

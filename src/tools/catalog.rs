@@ -34,11 +34,6 @@ fn tps(list: &[&'static str]) -> Vec<M> {
     list.iter().map(|t| M::Tracepoint(t)).collect()
 }
 
-const SCHED: &[&str] = &[
-    "sched:sched_wakeup",
-    "sched:sched_wakeup_new",
-    "sched:sched_switch",
-];
 const MALLOC: &[M] = &[M::Uprobe("libc:malloc"), M::Uprobe("libc:free")];
 
 /// All tools, in the order doctor prints them.
@@ -160,30 +155,27 @@ pub fn all() -> Vec<ToolInfo> {
         ),
         tool(
             "runqlat",
-            false,
+            true,
             "run-queue latency histogram",
-            vec![need("scheduler", vec![alt("sched tracepoints", tps(SCHED))])],
+            crate::tools::runqlat::plan().needs,
         ),
         tool(
             "runqslower",
-            false,
+            true,
             "slow run-queue waits",
-            vec![need("scheduler", vec![alt("sched tracepoints", tps(SCHED))])],
+            crate::tools::runqslower::plan().needs,
         ),
         tool(
             "sched",
-            false,
+            true,
             "perf sched latency",
-            vec![need("scheduler", vec![alt("sched tracepoints", tps(SCHED))])],
+            crate::tools::sched::plan().needs,
         ),
         tool(
             "cpudist",
-            false,
+            true,
             "on/off-CPU time histograms",
-            vec![need(
-                "scheduler",
-                vec![alt("sched tracepoints", tps(&["sched:sched_switch"]))],
-            )],
+            crate::tools::cpudist::plan().needs,
         ),
         tool(
             "cachestat",

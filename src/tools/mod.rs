@@ -7,10 +7,14 @@ pub mod biotop;
 pub mod bitesize;
 pub mod catalog;
 pub mod common;
+pub mod cpudist;
 pub mod doctor;
 pub mod list;
 pub mod record;
 pub mod report;
+pub mod runqlat;
+pub mod runqslower;
+pub mod sched;
 pub mod tp;
 
 use crate::cli::{Cli, Command};
@@ -67,6 +71,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Doctor(a) => doctor::run(&g, a),
         Command::List(a) => list::run(&g, a),
         Command::Tp(a) => tp::run(&g, a),
+        Command::Runqlat(a) => runqlat::run(&g, a),
+        Command::Runqslower(a) => runqslower::run(&g, a),
+        Command::Sched(a) => sched::run(&g, a),
+        Command::Cpudist(a) => cpudist::run(&g, a),
         Command::Biolatency(a) => biolatency::run(&g, a),
         Command::Biosnoop(a) => biosnoop::run(&g, a),
         Command::Biotop(a) => biotop::run(&g, a),

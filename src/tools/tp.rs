@@ -129,6 +129,7 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
         buffer_kb: args.buffer_kb,
         clock: args.clock.clone(),
         ordered: true,
+        ..Default::default()
     };
     let mut session = Session::start(&t, &cfg)?;
     if let Some(n) = &session.note {

@@ -3,6 +3,7 @@
 
 pub mod block;
 pub mod interval;
+pub mod sched;
 
 use super::Global;
 use crate::pipeline::plan::{KernelEnv, ProbePlan, Resolution};
