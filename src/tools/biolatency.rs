@@ -7,11 +7,10 @@
 //! (the time spent in the OS queue), as libbpf-tools' `-Q` does.
 
 use super::common::block::{self, BlockEvents, BlockRecord, Disks, Op, Requests};
-use super::common::interval::{hms_now, run_intervals, Aggregate, IntervalArgs};
-use super::common::{report_losses, start_plan};
+use super::common::interval::{run_summaries_to_stdout, write_summary_start, Aggregate, IntervalArgs};
 use super::Global;
 use crate::pipeline::plan::ProbePlan;
-use crate::pipeline::session::{Event, SessionConfig};
+use crate::pipeline::session::Event;
 use crate::pipeline::stop::Stop;
 use crate::render::hist::Log2Hist;
 use anyhow::Result;
@@ -159,10 +158,7 @@ impl Aggregate for Biolatency {
     /// (-F) on a line of their own, and with `-e` bcc's
     /// `avg = A usecs, total: T usecs, count: N` line.
     fn report(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        writeln!(out)?;
-        if self.opts.timestamp {
-            writeln!(out, "{:<8}", hms_now())?;
-        }
+        write_summary_start(out, self.opts.timestamp)?;
         let (unit, div) = self.unit();
         let mut keys: Vec<(String, String, Key)> = self
             .hists
@@ -207,24 +203,7 @@ impl Aggregate for Biolatency {
 pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     let stop = Stop::install()?;
     args.interval.validate()?;
-    let disks = Disks::for_running_kernel()?;
-    let filter = match &args.disk {
-        Some(d) => Some(format!("dev == {}", disks.require(d)?)),
-        None => None,
-    };
-    let cfg = SessionConfig {
-        filter,
-        buffer_kb: args.buffer_kb,
-        ordered: true,
-        ..Default::default()
-    };
-    let (mut session, res) = start_plan(g, &plan(args.queued), cfg)?;
-    let events = BlockEvents::for_session(&session, &res.tracepoints())?;
-    if g.verbose > 0 {
-        for d in events.describe() {
-            eprintln!("ftr: {d}");
-        }
-    }
+    let (session, events, disks) = block::start(g, &plan(args.queued), args.disk.as_deref(), args.buffer_kb)?;
     eprintln!("Tracing block device I/O... Hit Ctrl-C to end.");
     let opts = Options {
         queued: args.queued,
@@ -240,18 +219,9 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
         timestamp: false,
         ..args.interval.clone()
     };
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    let stats = run_intervals(&mut session, &stop, &iv, &mut out, &mut agg);
-    if let Ok(s) = &stats {
-        report_losses(&session, s);
-    }
-    if agg.negative > 0 {
-        eprintln!(
-            "ftr: {} completions came before their issue in trace-clock time (CPU clocks disagree) and were skipped",
-            agg.negative
-        );
-    }
+    // Losses are reported before the pairing counters below, as before.
+    let ended = run_summaries_to_stdout(session, &stop, &iv, &mut agg);
+    block::report_clock_skew(agg.negative);
     if g.verbose > 0 {
         let r = agg.requests();
         eprintln!(
@@ -261,9 +231,7 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
             r.evicted
         );
     }
-    let finished = session.finish();
-    stats?;
-    finished?;
+    ended?;
     Ok(ExitCode::SUCCESS)
 }
 

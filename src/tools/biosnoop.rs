@@ -9,14 +9,12 @@
 //! issue; QUE (`-Q`) is issue minus insert, `-1.000` when the request was
 //! not queued (dispatched straight to the driver) or its insert was not seen.
 
-use super::common::block::{self, BlockEvents, Disks, Done, Requests, Tgids};
-use super::common::report_losses;
-use super::common::start_plan;
+use super::common::block::{self, Disks, Done, Requests, Tgids};
+use super::common::{end_session, output_result};
 use super::Global;
 use crate::pipeline::plan::ProbePlan;
-use crate::pipeline::session::SessionConfig;
 use crate::pipeline::stop::Stop;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -143,24 +141,8 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
         }
     }
     let stop = Stop::install()?.with_duration(args.duration.map(Duration::from_secs_f64));
-    let disks = Disks::for_running_kernel()?;
-    let filter = match &args.disk {
-        Some(d) => Some(format!("dev == {}", disks.require(d)?)),
-        None => None,
-    };
-    let cfg = SessionConfig {
-        filter,
-        buffer_kb: args.buffer_kb,
-        ordered: true,
-        ..Default::default()
-    };
-    let (mut session, res) = start_plan(g, &plan(args.queued), cfg)?;
-    let events = BlockEvents::for_session(&session, &res.tracepoints())?;
-    if g.verbose > 0 {
-        for d in events.describe() {
-            eprintln!("ftr: {d}");
-        }
-    }
+    let (mut session, events, disks) =
+        block::start(g, &plan(args.queued), args.disk.as_deref(), args.buffer_kb)?;
     eprintln!("Tracing block device I/O... Hit Ctrl-C to end.");
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -189,15 +171,9 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
         },
     );
     let flushed = out.flush();
-    if let Ok(s) = &stats {
-        report_losses(&session, s);
-    }
-    if snoop.negative > 0 {
-        eprintln!(
-            "ftr: {} completions came before their issue in trace-clock time (CPU clocks disagree) and were skipped",
-            snoop.negative
-        );
-    }
+    // Losses are reported before the pairing counters below, as before.
+    let ended = end_session(session, stats);
+    block::report_clock_skew(snoop.negative);
     if g.verbose > 0 {
         eprintln!(
             "ftr: {} lines; {} completions without a traced start; {} in flight at exit; {} evicted",
@@ -207,13 +183,8 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
             requests.evicted
         );
     }
-    let finished = session.finish();
-    stats?;
-    finished?;
-    if let Some(e) = write_error {
-        return Err(e).context("writing events");
-    }
-    flushed.context("writing events")?;
+    ended?;
+    output_result(write_error, flushed)?;
     Ok(ExitCode::SUCCESS)
 }
 

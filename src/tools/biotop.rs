@@ -8,11 +8,10 @@
 //! of completion minus issue.
 
 use super::common::block::{self, BlockEvents, BlockRecord, Disks, Requests, Tgids};
-use super::common::interval::{hms_now, run_intervals, Aggregate, IntervalArgs};
-use super::common::{report_losses, start_plan};
+use super::common::interval::{hms_now, run_summaries_to_stdout, Aggregate, IntervalArgs};
 use super::Global;
 use crate::pipeline::plan::ProbePlan;
-use crate::pipeline::session::{Event, SessionConfig};
+use crate::pipeline::session::Event;
 use crate::pipeline::stop::Stop;
 use anyhow::{bail, Result};
 use std::collections::HashMap;
@@ -214,19 +213,8 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
             bail!("-p needs a positive process id, not {p}");
         }
     }
-    let disks = Disks::for_running_kernel()?;
-    let cfg = SessionConfig {
-        buffer_kb: args.buffer_kb,
-        ordered: true,
-        ..Default::default()
-    };
-    let (mut session, res) = start_plan(g, &plan(), cfg)?;
-    let events = BlockEvents::for_session(&session, &res.tracepoints())?;
-    if g.verbose > 0 {
-        for d in events.describe() {
-            eprintln!("ftr: {d}");
-        }
-    }
+    // biotop has no -d: every disk is a row.
+    let (session, events, disks) = block::start(g, &plan(), None, args.buffer_kb)?;
     eprintln!("Tracing block device I/O... Hit Ctrl-C to end.");
     let clear = !args.no_clear && io::stdout().is_terminal();
     let mut agg = Biotop::new(
@@ -238,15 +226,7 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
         clear,
         Box::new(loadavg_line),
     );
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    let stats = run_intervals(&mut session, &stop, &iv, &mut out, &mut agg);
-    if let Ok(s) = &stats {
-        report_losses(&session, s);
-    }
-    let finished = session.finish();
-    stats?;
-    finished?;
+    run_summaries_to_stdout(session, &stop, &iv, &mut agg)?;
     Ok(ExitCode::SUCCESS)
 }
 

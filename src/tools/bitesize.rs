@@ -8,12 +8,11 @@
 //! the I/O scheduler dispatches asynchronously.) Requests without data
 //! (flushes) count as 0 Kbytes, as in bcc.
 
-use super::common::block::{self, BlockEvents, BlockRecord, Disks, Kind, Requests};
-use super::common::interval::{hms_now, run_intervals, Aggregate, IntervalArgs};
-use super::common::{report_losses, start_plan};
+use super::common::block::{self, BlockEvents, BlockRecord, Kind, Requests};
+use super::common::interval::{run_summaries_to_stdout, write_summary_start, Aggregate, IntervalArgs};
 use super::Global;
 use crate::pipeline::plan::ProbePlan;
-use crate::pipeline::session::{Event, SessionConfig};
+use crate::pipeline::session::Event;
 use crate::pipeline::stop::Stop;
 use crate::render::hist::Log2Hist;
 use anyhow::Result;
@@ -105,10 +104,7 @@ impl Aggregate for Bitesize {
     /// Prints like libbpf-tools bitesize: a blank line, the time with
     /// `-T`, then `Process Name = NAME` and a Kbytes histogram per name.
     fn report(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        writeln!(out)?;
-        if self.timestamp {
-            writeln!(out, "{:<8}", hms_now())?;
-        }
+        write_summary_start(out, self.timestamp)?;
         for (name, h) in &self.hists {
             writeln!(out, "\nProcess Name = {}", String::from_utf8_lossy(name))?;
             h.print(out, "Kbytes")?;
@@ -122,39 +118,14 @@ impl Aggregate for Bitesize {
 pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     let stop = Stop::install()?;
     args.interval.validate()?;
-    let disks = Disks::for_running_kernel()?;
-    let filter = match &args.disk {
-        Some(d) => Some(format!("dev == {}", disks.require(d)?)),
-        None => None,
-    };
-    let cfg = SessionConfig {
-        filter,
-        buffer_kb: args.buffer_kb,
-        ordered: true,
-        ..Default::default()
-    };
-    let (mut session, res) = start_plan(g, &plan(), cfg)?;
-    let events = BlockEvents::for_session(&session, &res.tracepoints())?;
-    if g.verbose > 0 {
-        for d in events.describe() {
-            eprintln!("ftr: {d}");
-        }
-    }
+    let (session, events, _disks) = block::start(g, &plan(), args.disk.as_deref(), args.buffer_kb)?;
     eprintln!("Tracing block device I/O... Hit Ctrl-C to end.");
     let mut agg = Bitesize::new(events, args.comm.as_deref(), args.interval.timestamp);
     let iv = IntervalArgs {
         timestamp: false,
         ..args.interval.clone()
     };
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
-    let stats = run_intervals(&mut session, &stop, &iv, &mut out, &mut agg);
-    if let Ok(s) = &stats {
-        report_losses(&session, s);
-    }
-    let finished = session.finish();
-    stats?;
-    finished?;
+    run_summaries_to_stdout(session, &stop, &iv, &mut agg)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -11,20 +11,19 @@
 //! next switch-in, sleeping and waiting for a CPU alike. The idle task is
 //! left out, as bcc does by default.
 
-use super::common::interval::{run_intervals, Aggregate, IntervalArgs};
+use super::common::interval::{run_summaries_to_stdout, Aggregate, IntervalArgs};
 use super::common::sched::{
-    check_pid, end_session, hist_key, tracepoints, Comm, HistBy, Hists, Sched, SchedEvents, TaskFilter,
-    Tgids, READER_WAKE_PERCENT, SWITCH,
+    self, check_pid, hist_key, tracepoints, Comm, HistBy, Hists, PreemptionWarning, Sched, SchedEvents,
+    TaskFilter, Tgids, SWITCH,
 };
-use super::common::start_plan;
 use super::Global;
 use crate::pipeline::plan::{alt, need, ProbePlan};
-use crate::pipeline::session::{Event, SessionConfig};
+use crate::pipeline::session::Event;
 use crate::pipeline::stop::Stop;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use ftr_tracefs::ring::Missed;
 use std::collections::HashMap;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 /// `ftr cpudist` flags.
@@ -175,22 +174,9 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     let stop = Stop::install()?;
     args.interval.validate()?;
     check_pid("-p", args.pid)?;
-    if args.buffer_kb == Some(0) {
-        bail!("-b needs a positive number of kilobytes");
-    }
-    let cfg = SessionConfig {
-        buffer_kb: args.buffer_kb,
-        ordered: true,
-        wake_percent: Some(READER_WAKE_PERCENT),
-        ..Default::default()
-    };
-    let (mut session, res) = start_plan(g, &plan(), cfg)?;
-    let sched = SchedEvents::for_session(&session, &res)?;
-    let by = match (args.pids, args.tids) {
-        (true, _) => HistBy::Process,
-        (_, true) => HistBy::Thread,
-        _ => HistBy::All,
-    };
+    // On- and off-CPU stints do not depend on prev_state: no preemption warning.
+    let (session, sched, _) = sched::start(g, &plan(), args.buffer_kb, PreemptionWarning::Skip)?;
+    let by = HistBy::from_flags(args.pids, args.tids);
     let filter = TaskFilter {
         pid: args.pid,
         tid: None,
@@ -200,12 +186,7 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
         "Tracing {}-CPU time... Hit Ctrl-C to end.",
         if args.offcpu { "off" } else { "on" }
     );
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let stats = run_intervals(&mut session, &stop, &args.interval, &mut out, &mut agg);
-    let flushed = out.flush();
-    end_session(session, stats)?;
-    flushed?;
+    run_summaries_to_stdout(session, &stop, &args.interval, &mut agg)?;
     Ok(ExitCode::SUCCESS)
 }
 

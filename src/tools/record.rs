@@ -377,16 +377,50 @@ fn writer_config(
         event_systems: systems,
         kallsyms: std::fs::read_to_string("/proc/kallsyms").unwrap_or_default(),
         printk_formats: read(&t.path("printk_formats")).unwrap_or_default(),
-        cmdlines: read(&t.path("saved_cmdlines")).unwrap_or_default(),
+        cmdlines: one_comm_per_pid(&read(&t.path("saved_cmdlines")).unwrap_or_default()),
         cpus: cpus.iter().max().map_or(0, |m| m + 1),
         options,
         clock,
     })
 }
 
+/// The kernel's `saved_cmdlines` can list a pid twice (a slot reused
+/// before its old mapping was dropped). Readers disagree on which line wins
+/// (libtraceevent sorts with qsort and bsearches, so it is unspecified), so
+/// the file gets one line per pid: the last, which the kernel wrote later.
+fn one_comm_per_pid(text: &str) -> String {
+    let mut last: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, l) in lines.iter().enumerate() {
+        if let Some((pid, _)) = l.split_once(' ') {
+            last.insert(pid, i);
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    for (i, l) in lines.iter().enumerate() {
+        let keep = l
+            .split_once(' ')
+            .map_or(true, |(pid, _)| last.get(pid) == Some(&i));
+        if keep {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn saved_cmdlines_keep_one_line_per_pid() {
+        assert_eq!(
+            one_comm_per_pid("1 init\n5 ftr\n7 sh\n5 prog\n"),
+            "1 init\n7 sh\n5 prog\n"
+        );
+        assert_eq!(one_comm_per_pid(""), "");
+    }
 
     #[test]
     fn syscall_events_exclude_ftr_itself() {

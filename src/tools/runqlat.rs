@@ -9,20 +9,19 @@
 //! merged by timestamp first, since a wakeup and the switch it leads to
 //! often happen on different CPUs.
 
-use super::common::interval::{run_intervals, Aggregate, IntervalArgs};
+use super::common::interval::{run_summaries_to_stdout, Aggregate, IntervalArgs};
 use super::common::sched::{
-    check_pid, end_session, hist_key, tracepoints, HistBy, Hists, Sched, SchedEvents, TaskFilter, Tgids,
-    READER_WAKE_PERCENT, SWITCH, WAKEUP, WAKEUP_NEW,
+    self, check_pid, hist_key, tracepoints, HistBy, Hists, PreemptionWarning, Sched, SchedEvents, TaskFilter,
+    Tgids, SWITCH, WAKEUP, WAKEUP_NEW,
 };
-use super::common::start_plan;
 use super::Global;
 use crate::pipeline::plan::{alt, need, ProbePlan};
-use crate::pipeline::session::{Event, SessionConfig};
+use crate::pipeline::session::Event;
 use crate::pipeline::stop::Stop;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use ftr_tracefs::ring::Missed;
 use std::collections::HashMap;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 /// `ftr runqlat` flags.
@@ -158,37 +157,15 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     let stop = Stop::install()?;
     args.interval.validate()?;
     check_pid("-p", args.pid)?;
-    if args.buffer_kb == Some(0) {
-        bail!("-b needs a positive number of kilobytes");
-    }
-    let cfg = SessionConfig {
-        buffer_kb: args.buffer_kb,
-        ordered: true,
-        wake_percent: Some(READER_WAKE_PERCENT),
-        ..Default::default()
-    };
-    let (mut session, res) = start_plan(g, &plan(), cfg)?;
-    let sched = SchedEvents::for_session(&session, &res)?;
-    if let Some(w) = sched.warning() {
-        eprintln!("{w}");
-    }
-    let by = match (args.pids, args.tids) {
-        (true, _) => HistBy::Process,
-        (_, true) => HistBy::Thread,
-        _ => HistBy::All,
-    };
+    let (session, sched, _) = sched::start(g, &plan(), args.buffer_kb, PreemptionWarning::Print)?;
+    let by = HistBy::from_flags(args.pids, args.tids);
     let filter = TaskFilter {
         pid: args.pid,
         tid: None,
     };
     let mut agg = RunqLat::new(sched, by, args.milliseconds, filter);
     eprintln!("Tracing run queue latency... Hit Ctrl-C to end.");
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let stats = run_intervals(&mut session, &stop, &args.interval, &mut out, &mut agg);
-    let flushed = out.flush();
-    end_session(session, stats)?;
-    flushed?;
+    run_summaries_to_stdout(session, &stop, &args.interval, &mut agg)?;
     Ok(ExitCode::SUCCESS)
 }
 

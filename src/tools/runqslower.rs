@@ -8,16 +8,12 @@
 //! sched_switch that ended the wait.
 
 use super::common::interval::hms_now;
-use super::common::sched::{
-    check_pid, end_session, tracepoints, Comm, Sched, SchedEvents, TaskFilter, Tgids, READER_WAKE_PERCENT,
-    SWITCH, WAKEUP, WAKEUP_NEW,
-};
-use super::common::start_plan;
+use super::common::sched::{self, check_pid, Comm, PreemptionWarning, Sched, TaskFilter, Tgids};
+use super::common::{end_session, output_result};
 use super::Global;
-use crate::pipeline::plan::{alt, need, ProbePlan};
-use crate::pipeline::session::SessionConfig;
+use crate::pipeline::plan::ProbePlan;
 use crate::pipeline::stop::Stop;
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use ftr_tracefs::ring::Missed;
 use std::collections::HashMap;
 use std::io::{self, LineWriter, Write};
@@ -47,17 +43,10 @@ pub struct Args {
     pub buffer_kb: Option<u64>,
 }
 
-/// What runqslower needs: the same events as runqlat.
+/// What runqslower needs: the same events as runqlat, since it measures
+/// the same waits.
 pub fn plan() -> ProbePlan {
-    ProbePlan {
-        needs: vec![need(
-            "scheduler events",
-            vec![alt(
-                "sched tracepoints",
-                tracepoints(&[WAKEUP, WAKEUP_NEW, SWITCH]),
-            )],
-        )],
-    }
+    super::runqlat::plan()
 }
 
 /// One slow wait.
@@ -173,20 +162,7 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     let stop = Stop::install()?;
     check_pid("-p", args.pid)?;
     check_pid("-t", args.tid)?;
-    if args.buffer_kb == Some(0) {
-        bail!("-b needs a positive number of kilobytes");
-    }
-    let cfg = SessionConfig {
-        buffer_kb: args.buffer_kb,
-        ordered: true,
-        wake_percent: Some(READER_WAKE_PERCENT),
-        ..Default::default()
-    };
-    let (mut session, res) = start_plan(g, &plan(), cfg)?;
-    let mut sched = SchedEvents::for_session(&session, &res)?;
-    if let Some(w) = sched.warning() {
-        eprintln!("{w}");
-    }
+    let (mut session, mut sched, _) = sched::start(g, &plan(), args.buffer_kb, PreemptionWarning::Print)?;
     let mut slow = RunqSlower::new(
         args.min_us,
         TaskFilter {
@@ -234,10 +210,7 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     };
     let flushed = out.flush();
     end_session(session, stats)?;
-    if let Some(e) = write_error {
-        return Err(e).context("writing events");
-    }
-    flushed.context("writing events")?;
+    output_result(write_error, flushed)?;
     Ok(ExitCode::SUCCESS)
 }
 

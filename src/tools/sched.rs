@@ -29,14 +29,13 @@
 //! records it instead of sched_wakeup, so on 4.3+ kernels its delays after
 //! sleeps are missing altogether (docs/tools/sched.md shows both).
 
+use super::common::end_session;
 use super::common::sched::{
-    end_session, tracepoints, Sched, SchedEvents, READER_WAKE_PERCENT, STAT_RUNTIME, SWITCH, WAKEUP,
-    WAKEUP_NEW, WAKING,
+    self, tracepoints, PreemptionWarning, Sched, STAT_RUNTIME, SWITCH, WAKEUP, WAKEUP_NEW, WAKING,
 };
-use super::common::start_plan;
 use super::Global;
 use crate::pipeline::plan::{alt, need, ProbePlan};
-use crate::pipeline::session::{RunStats, SessionConfig};
+use crate::pipeline::session::RunStats;
 use crate::pipeline::stop::Stop;
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
@@ -471,21 +470,8 @@ fn latency(g: &Global, args: LatencyArgs) -> Result<ExitCode> {
         }
     }
     let keys = parse_sort(&args.sort)?;
-    if args.buffer_kb == Some(0) {
-        bail!("-b needs a positive number of kilobytes");
-    }
     let stop = stop.with_duration(args.duration.map(Duration::from_secs_f64));
-    let cfg = SessionConfig {
-        buffer_kb: args.buffer_kb,
-        ordered: true,
-        wake_percent: Some(READER_WAKE_PERCENT),
-        ..Default::default()
-    };
-    let (mut session, res) = start_plan(g, &plan(), cfg)?;
-    let mut sched = SchedEvents::for_session(&session, &res)?;
-    if let Some(w) = sched.warning() {
-        eprintln!("{w}");
-    }
+    let (mut session, mut sched, res) = sched::start(g, &plan(), args.buffer_kb, PreemptionWarning::Print)?;
     let from_switches = res
         .chosen("runtime")
         .is_some_and(|a| a.name != "sched_stat_runtime");

@@ -2,11 +2,12 @@
 //! `comm-pid [cpu] secs.usecs: event: field=value ...` (perf-tools tpoint),
 //! with filters applied in the kernel.
 
+use super::common::{kernel_losses, output_result};
 use super::Global;
 use crate::pipeline::comm::CommCache;
 use crate::pipeline::session::{Event, Session, SessionConfig};
 use crate::pipeline::stop::Stop;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use ftr_tracefs::ring::Missed;
 use ftr_tracefs::{list_events, select_events, EventName};
 use std::io::{BufWriter, Write};
@@ -161,18 +162,12 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
         },
     );
     let flushed = out.flush();
-    let overruns: u64 = session
-        .cpu_stats()
-        .iter()
-        .map(|(_, s)| s.overrun + s.dropped_events)
-        .sum();
+    // tp prints its own loss line (below), not report_losses' warning.
+    let overruns = kernel_losses(&session);
     let finished = session.finish();
     let stats = stats?;
     finished?;
-    if let Some(e) = write_error {
-        return Err(e).context("writing events");
-    }
-    flushed.context("writing events")?;
+    output_result(write_error, flushed)?;
     eprintln!(
         "{} events; {} lost{}",
         stats.events,

@@ -39,8 +39,10 @@ pub use disks::{
 };
 pub use rwbs::{flags_name, Op, Rwbs};
 
-use crate::pipeline::plan::{alt, need, Mechanism as M, Need};
-use crate::pipeline::session::{Event, Session};
+use super::start_plan;
+use crate::pipeline::plan::{alt, need, Mechanism as M, Need, ProbePlan};
+use crate::pipeline::session::{Event, Session, SessionConfig};
+use crate::tools::Global;
 use anyhow::{bail, Context, Result};
 use ftr_tracefs::format::{FieldKind, FieldRef, Schema};
 use ftr_tracefs::EventName;
@@ -95,6 +97,51 @@ pub fn issuer_need() -> Need {
             alt("task at issue", vec![]),
         ],
     )
+}
+
+/// Starts a block tool's session the way all of them need it: the disk
+/// table read first (so `-d DISK` fails on a bad name before anything
+/// touches the kernel, and so output can name disks), `-d` turned into the
+/// kernel filter `dev == N`, and events merged in timestamp order (a
+/// request is often issued on one CPU and completed on another). With
+/// `-v`, says on stderr how each block event is read. Returns the session,
+/// its decoded events and the disk table.
+pub fn start(
+    g: &Global,
+    plan: &ProbePlan,
+    disk: Option<&str>,
+    buffer_kb: Option<u64>,
+) -> Result<(Session, BlockEvents, Disks)> {
+    let disks = Disks::for_running_kernel()?;
+    let filter = match disk {
+        Some(d) => Some(format!("dev == {}", disks.require(d)?)),
+        None => None,
+    };
+    let cfg = SessionConfig {
+        filter,
+        buffer_kb,
+        ordered: true,
+        ..Default::default()
+    };
+    let (session, res) = start_plan(g, plan, cfg)?;
+    let events = BlockEvents::for_session(&session, &res.tracepoints())?;
+    if g.verbose > 0 {
+        for d in events.describe() {
+            eprintln!("ftr: {d}");
+        }
+    }
+    Ok((session, events, disks))
+}
+
+/// Says on stderr how many completions were skipped for coming before
+/// their start in trace-clock time (two CPUs' clocks disagreeing), so a
+/// short count is explained; silent when there were none.
+pub fn report_clock_skew(skipped: u64) {
+    if skipped > 0 {
+        eprintln!(
+            "ftr: {skipped} completions came before their issue in trace-clock time (CPU clocks disagree) and were skipped"
+        );
+    }
 }
 
 // ---------------------------------------------------------------- decoding

@@ -3,12 +3,13 @@
 //! in the middle of an interval still prints what was gathered, as
 //! libbpf-tools do.
 
+use super::end_session;
 use crate::pipeline::session::{Event, RunStats, Session};
 use crate::pipeline::stop::Stop;
 use anyhow::{bail, Result};
 use ftr_tracefs::ring::Missed;
 use std::cell::RefCell;
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::time::{Duration, Instant};
 
 /// `[interval [count]]` and `-T`, shared by every summary tool.
@@ -55,6 +56,17 @@ pub fn hms_now() -> String {
     chrono::Local::now().format("%H:%M:%S").to_string()
 }
 
+/// Writes the start of a libbpf-tools summary: a blank line, then with
+/// `-T` the time on a line of its own, padded to 8 columns as their
+/// `printf("%-8s\n", ts)` does.
+pub fn write_summary_start(out: &mut dyn Write, timestamp: bool) -> io::Result<()> {
+    writeln!(out)?;
+    if timestamp {
+        writeln!(out, "{:<8}", hms_now())?;
+    }
+    Ok(())
+}
+
 /// Runs the loop: pumps `session` into `agg`, prints a summary each
 /// interval (preceded by the time with `-T`), and once more when stopped
 /// mid-interval. Returns the session's totals.
@@ -92,4 +104,23 @@ pub fn run_intervals(
         }
     }
     Ok(session.stats())
+}
+
+/// A summary tool's whole run after start-up: [`run_intervals`] into
+/// stdout, then [`end_session`]. Returns the run's error first, then the
+/// clean-up's, then a failed final flush, else the totals. Stdout is
+/// buffered because `run_intervals` flushes after every summary anyway.
+pub fn run_summaries_to_stdout(
+    mut session: Session,
+    stop: &Stop,
+    args: &IntervalArgs,
+    agg: &mut dyn Aggregate,
+) -> Result<RunStats> {
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let stats = run_intervals(&mut session, stop, args, &mut out, agg);
+    let flushed = out.flush();
+    let stats = end_session(session, stats)?;
+    flushed?;
+    Ok(stats)
 }

@@ -1,5 +1,5 @@
 //! What every tool shares: starting a session from a probe plan, the
-//! `[interval [count]]` loop with Ctrl-C, and loss reporting.
+//! `[interval [count]]` loop with Ctrl-C, loss reporting and tear-down.
 
 pub mod block;
 pub mod interval;
@@ -8,7 +8,8 @@ pub mod sched;
 use super::Global;
 use crate::pipeline::plan::{KernelEnv, ProbePlan, Resolution};
 use crate::pipeline::session::{RunStats, Session, SessionConfig};
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
+use std::io;
 
 /// Resolves `plan` on this kernel and starts a session on the tracepoints
 /// of the chosen alternatives (plus whatever `cfg` already lists). Fails
@@ -41,13 +42,20 @@ pub fn start_plan(g: &Global, plan: &ProbePlan, mut cfg: SessionConfig) -> Resul
     Ok((session, res))
 }
 
-/// Says on stderr what the kernel lost, so counts are never silently low.
-pub fn report_losses(session: &Session, stats: &RunStats) {
-    let kernel: u64 = session
+/// Events the kernel itself counted as lost (overrun plus dropped, summed
+/// over CPUs): these never reach a page header, so only the instance's
+/// per-CPU stats tell of them.
+pub fn kernel_losses(session: &Session) -> u64 {
+    session
         .cpu_stats()
         .iter()
         .map(|(_, s)| s.overrun + s.dropped_events)
-        .sum();
+        .sum()
+}
+
+/// Says on stderr what the kernel lost, so counts are never silently low.
+pub fn report_losses(session: &Session, stats: &RunStats) {
+    let kernel = kernel_losses(session);
     if stats.lost_pages > 0 || kernel > 0 {
         eprintln!(
             "ftr: WARNING: events were lost ({} counted in page headers, {kernel} overrun/dropped per the kernel); \
@@ -61,4 +69,29 @@ pub fn report_losses(session: &Session, stats: &RunStats) {
             stats.bad_pages
         );
     }
+}
+
+/// Ends a tool's run: reports losses when the run succeeded, then removes
+/// the instance whatever happened, and returns the run's error first (it
+/// is the cause), else the clean-up's, else the totals. Tools call this
+/// once, after their last read of the session.
+pub fn end_session(session: Session, stats: Result<RunStats>) -> Result<RunStats> {
+    if let Ok(s) = &stats {
+        report_losses(&session, s);
+    }
+    let finished = session.finish();
+    let stats = stats?;
+    finished?;
+    Ok(stats)
+}
+
+/// The outcome of a live printer's output. Printers stop writing at the
+/// first error (a closed pipe, say) but keep tracing until told to stop,
+/// so the session is torn down first and the error reported here, after
+/// it; the first write error wins over a later failed flush.
+pub fn output_result(first_write_error: Option<io::Error>, flushed: io::Result<()>) -> Result<()> {
+    if let Some(e) = first_write_error {
+        return Err(e).context("writing events");
+    }
+    flushed.context("writing events")
 }

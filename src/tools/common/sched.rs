@@ -25,11 +25,12 @@
 //! [`Tgids`] maps thread ids to process ids through /proc for `-p PID` and
 //! per-process histograms (the tracepoints carry thread ids only).
 
-use super::report_losses;
-use crate::pipeline::plan::{Mechanism, Resolution};
-use crate::pipeline::session::{Event, RunStats, Session};
+use super::start_plan;
+use crate::pipeline::plan::{Mechanism, ProbePlan, Resolution};
+use crate::pipeline::session::{Event, Session, SessionConfig};
 use crate::render::hist::Log2Hist;
-use anyhow::{Context, Result};
+use crate::tools::Global;
+use anyhow::{bail, Context, Result};
 use ftr_tracefs::format::{FieldRef, Schema};
 use ftr_tracefs::Endian;
 use std::collections::{BTreeMap, HashMap};
@@ -60,16 +61,47 @@ pub fn tracepoints(names: &[&'static str]) -> Vec<Mechanism> {
 /// session's drain floor (10 ms) bounds the loop on kernels before 5.1.
 pub const READER_WAKE_PERCENT: u32 = 10;
 
-/// Ends a session: reports losses (when the run succeeded), closes the
-/// readers and removes the instance, then returns the run's result.
-pub fn end_session(session: Session, stats: Result<RunStats>) -> Result<RunStats> {
-    if let Ok(s) = &stats {
-        report_losses(&session, s);
+/// Whether a tool reads [`Sched::Switch`]'s `prev_runnable`, and so should
+/// warn when this kernel's print fmt names no preemption bit (see
+/// [`SchedEvents::warning`]). cpudist only times stints and does not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreemptionWarning {
+    /// Print the warning when it applies.
+    Print,
+    /// The tool does not care whether a switched-out task was runnable.
+    Skip,
+}
+
+/// Starts a scheduler tool's session the way all of them need it: `-b KB`
+/// checked (0 would leave the kernel's size while the user asked for
+/// none), events merged in timestamp order (a wakeup and the switch it
+/// leads to are often on different CPUs), and the reader woken at
+/// [`READER_WAKE_PERCENT`] so it does not feed on its own wakeups. Returns
+/// the session, its decoded events and the plan's resolution (for tools
+/// whose output depends on which alternative was chosen).
+pub fn start(
+    g: &Global,
+    plan: &ProbePlan,
+    buffer_kb: Option<u64>,
+    warning: PreemptionWarning,
+) -> Result<(Session, SchedEvents, Resolution)> {
+    if buffer_kb == Some(0) {
+        bail!("-b needs a positive number of kilobytes");
     }
-    let finished = session.finish();
-    let stats = stats?;
-    finished?;
-    Ok(stats)
+    let cfg = SessionConfig {
+        buffer_kb,
+        ordered: true,
+        wake_percent: Some(READER_WAKE_PERCENT),
+        ..Default::default()
+    };
+    let (session, res) = start_plan(g, plan, cfg)?;
+    let sched = SchedEvents::for_session(&session, &res)?;
+    if warning == PreemptionWarning::Print {
+        if let Some(w) = sched.warning() {
+            eprintln!("{w}");
+        }
+    }
+    Ok((session, sched, res))
 }
 
 /// Where [`PrevStateTest`] learned the kernel's encoding.
@@ -661,6 +693,18 @@ pub enum HistBy {
     Process,
     /// Per thread (`tid = N comm`).
     Thread,
+}
+
+impl HistBy {
+    /// The split bcc's `-P` (`per_process`) and `-L` (`per_thread`) ask
+    /// for; clap rejects both at once, and `-P` wins should both be set.
+    pub fn from_flags(per_process: bool, per_thread: bool) -> HistBy {
+        match (per_process, per_thread) {
+            (true, _) => HistBy::Process,
+            (_, true) => HistBy::Thread,
+            _ => HistBy::All,
+        }
+    }
 }
 
 /// The histograms of one run, keyed as bcc keys them, each with the comm
