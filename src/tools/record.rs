@@ -398,9 +398,10 @@ fn one_comm_per_pid(text: &str) -> String {
     }
     let mut out = String::with_capacity(text.len());
     for (i, l) in lines.iter().enumerate() {
-        let keep = l
-            .split_once(' ')
-            .map_or(true, |(pid, _)| last.get(pid) == Some(&i));
+        let keep = match l.split_once(' ') {
+            Some((pid, _)) => last.get(pid) == Some(&i),
+            None => true,
+        };
         if keep {
             out.push_str(l);
             out.push('\n');
