@@ -77,6 +77,13 @@ impl Stop {
         self
     }
 
+    /// Asks every loop to stop, as a signal would (a printer whose reader
+    /// went away, `ftr tp | head`).
+    pub fn request(&self) {
+        self.shared.requested.store(true, Ordering::SeqCst);
+        let _ = self.shared.wake.write(1);
+    }
+
     /// Whether a signal arrived or the deadline passed.
     pub fn requested(&self) -> bool {
         self.shared.requested.load(Ordering::SeqCst) || self.deadline.is_some_and(|d| Instant::now() >= d)

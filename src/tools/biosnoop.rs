@@ -151,6 +151,9 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     let mut write_error = writeln!(out, "{}", header(args.queued))
         .and_then(|()| out.flush())
         .err();
+    if write_error.is_some() {
+        stop.request();
+    }
     let stats = session.run(
         &stop,
         Duration::from_millis(100),
@@ -162,6 +165,7 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
             if let Some(done) = requests.feed(&r) {
                 if let Err(e) = snoop.line(&mut out, &done) {
                     write_error = Some(e);
+                    stop.request();
                 }
             }
         },

@@ -175,6 +175,7 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     let mut write_error: Option<io::Error> = None;
     if let Err(e) = writeln!(out, "{}", header()) {
         write_error = Some(e);
+        stop.request();
     }
     eprintln!(
         "Tracing run queue latency higher than {} us. Hit Ctrl-C to end.",
@@ -192,6 +193,7 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
                     if write_error.is_none() {
                         if let Err(e) = writeln!(out, "{}", line(&hms_now(), &w)) {
                             write_error = Some(e);
+                            stop.request();
                         }
                     }
                 }

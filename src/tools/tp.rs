@@ -153,6 +153,7 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
             if write_error.is_none() {
                 if let Err(e) = print_line(&mut out, &mut comms, ev, args.json) {
                     write_error = Some(e);
+                    stop.request();
                 }
             }
         },

@@ -197,3 +197,36 @@ fn tp_pid_filter_keeps_only_that_process() {
     );
     assert_eq!(leftovers_of(t.root(), ftr_pid), Vec::<String>::new());
 }
+
+#[test]
+fn tp_ends_when_its_reader_goes_away() {
+    // `ftr tp ... | head -1`: once the pipe closes, tp must stop by itself,
+    // clean up and exit 0, not trace on until Ctrl-C.
+    let Some(t) = live_tracing() else { return };
+    let mut child = ftr()
+        .args(["tp", "sched:sched_switch"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("sched_switch"), "{first}");
+    // The reader is dropped here: the pipe is closed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tp kept running after its reader left"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    assert_eq!(leftovers_of(t.root(), pid), Vec::<String>::new());
+}
