@@ -7,3 +7,4 @@ pub mod comm;
 pub mod plan;
 pub mod session;
 pub mod stop;
+pub mod tasks;

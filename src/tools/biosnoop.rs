@@ -98,7 +98,7 @@ impl Snoop {
     /// Writes `d`'s line, unless filtered out.
     pub fn line(&mut self, out: &mut dyn Write, d: &Done) -> io::Result<()> {
         let tid = d.req.issuer.tid;
-        let pid = self.tgids.get(tid);
+        let pid = self.tgids.get(tid).unwrap_or(tid);
         if self.pid.is_some_and(|p| p != pid && p != tid) {
             return Ok(());
         }

@@ -133,7 +133,7 @@ impl Biotop {
         let Some(d) = self.requests.feed(r) else { return };
         let Some(ns) = d.latency_ns(false) else { return };
         let tid = d.req.issuer.tid;
-        let pid = self.tgids.get(tid);
+        let pid = self.tgids.get(tid).unwrap_or(tid);
         if self.pid.is_some_and(|p| p != pid && p != tid) {
             return;
         }

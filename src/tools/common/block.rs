@@ -48,7 +48,6 @@ use ftr_tracefs::format::{FieldKind, FieldRef, Schema};
 use ftr_tracefs::EventName;
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::path::Path;
 
 /// Request inserted into the I/O scheduler's queue (issuer context).
 pub const RQ_INSERT: &str = "block:block_rq_insert";
@@ -533,43 +532,7 @@ impl Requests {
     }
 }
 
-// ---------------------------------------------------------------- tgids
-
-/// Thread id -> process id (tgid), from /proc/TID/status, cached; BCC's
-/// block tools report the process (`bpf_get_current_pid_tgid() >> 32`),
-/// while trace events record the thread.
-#[derive(Debug, Default)]
-pub struct Tgids {
-    cache: HashMap<i32, i32>,
-}
-
-/// The `Tgid:` of /proc/PID/status text.
-pub fn parse_status_tgid(text: &str) -> Option<i32> {
-    text.lines()
-        .find_map(|l| l.strip_prefix("Tgid:"))
-        .and_then(|v| v.trim().parse().ok())
-}
-
-impl Tgids {
-    /// An empty cache.
-    pub fn new() -> Tgids {
-        Tgids::default()
-    }
-
-    /// The process of thread `tid`; `tid` itself when it is gone (or is 0).
-    pub fn get(&mut self, tid: i32) -> i32 {
-        if tid <= 0 {
-            return tid;
-        }
-        *self.cache.entry(tid).or_insert_with(|| {
-            std::fs::read_to_string(Path::new("/proc").join(tid.to_string()).join("status"))
-                .ok()
-                .as_deref()
-                .and_then(parse_status_tgid)
-                .unwrap_or(tid)
-        })
-    }
-}
+pub use crate::pipeline::tasks::Tgids;
 
 #[cfg(test)]
 #[cfg(test)]
@@ -764,17 +727,5 @@ mod tests {
                 b""
             ))
             .is_some());
-    }
-
-    #[test]
-    fn tgid_from_status() {
-        assert_eq!(
-            parse_status_tgid("Name:\tx\nUmask:\t0022\nState:\tS\nTgid:\t4242\nNgid:\t0\nPid:\t4243\n"),
-            Some(4242)
-        );
-        assert_eq!(parse_status_tgid("Name: x\n"), None);
-        let me = std::process::id() as i32;
-        assert_eq!(Tgids::new().get(me), me);
-        assert_eq!(Tgids::new().get(0), 0);
     }
 }

@@ -22,7 +22,7 @@
 //!   4). When the field exists and is 0, the wakeup did not happen and is
 //!   ignored.
 //!
-//! [`Tgids`] maps thread ids to process ids through /proc for `-p PID` and
+//! [`Tgids`] (crate::pipeline::tasks) maps thread ids to process ids for `-p PID` and
 //! per-process histograms (the tracepoints carry thread ids only).
 
 use super::start_plan;
@@ -33,7 +33,7 @@ use crate::tools::Global;
 use anyhow::{bail, Context, Result};
 use ftr_tracefs::format::{FieldRef, Schema};
 use ftr_tracefs::Endian;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 /// `sched:sched_switch`.
@@ -606,45 +606,7 @@ impl SchedEvents {
     }
 }
 
-/// Parses the `Tgid:` line of /proc/PID/status.
-pub fn parse_tgid(status: &str) -> Option<i32> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Tgid:"))
-        .and_then(|v| v.trim().parse().ok())
-}
-
-/// Thread id -> process id, looked up in /proc/TID/status on first use
-/// (the tracepoints carry thread ids only). A thread that exited before
-/// the lookup stays unknown (None).
-#[derive(Debug, Default)]
-pub struct Tgids {
-    map: HashMap<i32, Option<i32>>,
-}
-
-impl Tgids {
-    /// An empty cache.
-    pub fn new() -> Tgids {
-        Tgids::default()
-    }
-
-    /// The process of thread `tid` (0 for the idle task).
-    pub fn get(&mut self, tid: i32) -> Option<i32> {
-        if tid <= 0 {
-            return Some(0);
-        }
-        *self.map.entry(tid).or_insert_with(|| {
-            std::fs::read_to_string(format!("/proc/{tid}/status"))
-                .ok()
-                .and_then(|s| parse_tgid(&s))
-        })
-    }
-
-    /// Remembers what a caller learned otherwise (tests, fork events).
-    pub fn insert(&mut self, tid: i32, tgid: i32) {
-        self.map.insert(tid, Some(tgid));
-    }
-}
+pub use crate::pipeline::tasks::Tgids;
 
 /// Which task a filter keeps: `-p PID` (a process, all its threads) and/or
 /// `-t TID` (one thread).
@@ -829,9 +791,7 @@ mod tests {
     }
 
     #[test]
-    fn tgid_parsing() {
-        assert_eq!(parse_tgid("Name:\tx\nTgid:\t42\nPid:\t43\n"), Some(42));
-        assert_eq!(parse_tgid("Name:\tx\n"), None);
+    fn task_filter() {
         let mut t = Tgids::new();
         let me = std::process::id() as i32;
         assert_eq!(t.get(me), Some(me));
