@@ -2,7 +2,10 @@
 //! the shared renderers and the tools. `main.rs` only parses and dispatches;
 //! keeping the rest here lets integration tests and benchmarks reach it.
 
+#![deny(unsafe_code)]
+
 pub mod cli;
+pub mod mmap;
 pub mod pipeline;
 pub mod render;
 pub mod tools;

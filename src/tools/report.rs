@@ -99,11 +99,46 @@ impl<'a> CpuStream<'a> {
     }
 }
 
+/// A multiplicative hasher for pid keys: the comm table is looked up for
+/// every event, and SipHash showed in profiles of large reports.
+#[derive(Default, Clone, Copy)]
+struct PidHasher(u64);
+
+impl std::hash::Hasher for PidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_i32(&mut self, v: i32) {
+        self.0 = u64::from(v as u32).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type PidMap<V> = HashMap<i32, V, std::hash::BuildHasherDefault<PidHasher>>;
+
+/// How one event type prints: its renderer, its `common_pid` and name.
+struct TypePrinter {
+    printer: EventPrinter,
+    pid: Option<FieldRef>,
+    name: String,
+}
+
 /// Everything needed to print the events of one file.
 pub struct Printer {
     formats: Formats,
-    printers: HashMap<u16, (EventPrinter, Option<FieldRef>)>,
-    comms: HashMap<i32, String>,
+    /// Indexed by event id; filled on first use.
+    printers: Vec<Option<TypePrinter>>,
+    /// pid → the line prefix `{comm:>16}-{pid:<5}`; the comm of a pid
+    /// never changes once known (trace-cmd registers only unknown pids).
+    comms: PidMap<String>,
+    /// The prefix of pid 0, always `<idle>`.
+    idle: String,
+    /// The ` [cpu]` column of each CPU.
+    cpu_cols: Vec<String>,
     syms: Symbols,
     endian: ftr_tracefs::Endian,
     long_size: usize,
@@ -115,26 +150,63 @@ pub struct Printer {
     pub stats: ReportStats,
 }
 
+/// Lines are collected in one buffer and written in blocks of this size,
+/// which `BufWriter` passes straight to the file without another copy.
+const FLUSH_AT: usize = 1 << 20;
+
+/// `{comm:>16}-{pid:<5}`, the start of each line of a task.
+fn comm_prefix(comm: &str, pid: i32) -> String {
+    format!("{comm:>16}-{pid:<5}")
+}
+
+/// Appends `v` in decimal, right-aligned (`left` false) or left-aligned in
+/// `width` columns, or zero-padded to `width` digits when `zero` is set:
+/// `{v:>w}`, `{v:<w}`, `{v:0w}` without the formatting machinery.
+fn push_num(out: &mut String, v: u64, width: usize, left: bool, zero: bool) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut x = v;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (x % 10) as u8;
+        x /= 10;
+        if x == 0 {
+            break;
+        }
+    }
+    let digits = &buf[i..];
+    let fill = width.saturating_sub(digits.len());
+    if !left {
+        out.extend(std::iter::repeat_n(if zero { '0' } else { ' ' }, fill));
+    }
+    out.extend(digits.iter().map(|&d| char::from(d)));
+    if left {
+        out.extend(std::iter::repeat_n(' ', fill));
+    }
+}
+
 impl Printer {
     /// Prepares to print `t`'s events.
     pub fn new(t: &TraceDat<'_>, raw: bool) -> Result<Printer> {
         let layout = t.layout().context("parsing header_page")?;
         let (formats, _bad) = t.formats();
-        let mut comms = HashMap::new();
+        let mut comms = PidMap::default();
         for (pid, comm) in t.cmdlines() {
-            comms.entry(pid).or_insert_with(|| comm.to_owned());
+            comms.entry(pid).or_insert_with(|| comm_prefix(comm, pid));
         }
         Ok(Printer {
             formats,
-            printers: HashMap::new(),
+            printers: Vec::new(),
             comms,
+            cpu_cols: Vec::new(),
+            idle: comm_prefix("<idle>", 0),
             syms: Symbols::parse(&t.kallsyms).with_printk_formats(&t.printk_formats),
             endian: t.endian,
             long_size: layout.kernel_long_size(),
             in_ns: t.timestamps_in_ns(),
             ts_offset: t.ts_offset(),
             raw,
-            line: String::new(),
+            line: String::with_capacity(FLUSH_AT + 4096),
             stats: ReportStats::default(),
         })
     }
@@ -148,21 +220,35 @@ impl Printer {
         data: &[u8],
         missed: Missed,
     ) -> std::io::Result<()> {
-        match missed {
-            Missed::None => {}
-            Missed::Count(n) => writeln!(out, "CPU:{cpu} [{n} EVENTS DROPPED]")?,
-            Missed::Unknown => writeln!(out, "CPU:{cpu} [EVENTS DROPPED]")?,
+        {
+            use std::fmt::Write as _;
+            match missed {
+                Missed::None => {}
+                Missed::Count(n) => {
+                    let _ = writeln!(self.line, "CPU:{cpu} [{n} EVENTS DROPPED]");
+                }
+                Missed::Unknown => {
+                    let _ = writeln!(self.line, "CPU:{cpu} [EVENTS DROPPED]");
+                }
+            }
         }
         let Some(id) = self.endian.u16(data, 0) else {
             return Ok(());
         };
-        if !self.printers.contains_key(&id) {
+        let idx = usize::from(id);
+        if self.printers.get(idx).is_none_or(Option::is_none) {
             let Some(schema) = self.formats.get(id) else {
                 self.stats.unknown += 1;
                 return Ok(());
             };
-            self.printers
-                .insert(id, (EventPrinter::new(schema), schema.common_pid()));
+            if self.printers.len() <= idx {
+                self.printers.resize_with(idx + 1, || None);
+            }
+            self.printers[idx] = Some(TypePrinter {
+                printer: EventPrinter::new(schema),
+                pid: schema.common_pid(),
+                name: schema.name.clone(),
+            });
         }
         let Printer {
             printers,
@@ -170,27 +256,45 @@ impl Printer {
             syms,
             line,
             stats,
-            formats,
             ..
         } = self;
-        let (printer, pid_ref) = &printers[&id];
-        let pid = pid_ref.and_then(|f| f.i64(data, self.endian)).unwrap_or(-1) as i32;
-        let ts = ts.wrapping_add(self.ts_offset as u64);
-        let name = formats.get(id).map_or("(NULL)", |s| s.name.as_str());
-        line.clear();
-        let comm = match pid {
-            0 => "<idle>",
-            p => comms.get(&p).map_or("<...>", |s| s.as_str()),
+        let Some(tp) = printers.get(idx).and_then(Option::as_ref) else {
+            return Ok(());
         };
-        use std::fmt::Write as _;
-        let _ = write!(line, "{comm:>16}-{pid:<5} [{cpu:03}]");
-        if self.in_ns {
-            let us = ts.saturating_add(500) / 1000;
-            let _ = write!(line, " {:5}.{:06}:", us / 1_000_000, us % 1_000_000);
-        } else {
-            let _ = write!(line, "{ts:12}:");
+        let pid = tp.pid.and_then(|f| f.i64(data, self.endian)).unwrap_or(-1) as i32;
+        let ts = ts.wrapping_add(self.ts_offset as u64);
+        let name = tp.name.as_str();
+        let start = line.len();
+        match pid {
+            0 => line.push_str(&self.idle),
+            p => match comms.get(&p) {
+                Some(prefix) => line.push_str(prefix),
+                None => line.push_str(&comm_prefix("<...>", p)),
+            },
         }
-        let _ = write!(line, " {name}: ");
+        let c = cpu as usize;
+        if self.cpu_cols.len() <= c {
+            self.cpu_cols.resize_with(c + 1, String::new);
+        }
+        if self.cpu_cols[c].is_empty() {
+            self.cpu_cols[c] = format!(" [{cpu:03}]");
+        }
+        line.push_str(&self.cpu_cols[c]);
+        if self.in_ns {
+            // ` {secs:5}.{usecs:06}:`
+            let us = ts.saturating_add(500) / 1000;
+            line.push(' ');
+            push_num(line, us / 1_000_000, 5, false, false);
+            line.push('.');
+            push_num(line, us % 1_000_000, 6, false, true);
+            line.push(':');
+        } else {
+            push_num(line, ts, 12, false, false);
+            line.push(':');
+        }
+        line.push(' ');
+        line.push_str(name);
+        line.push_str(": ");
         for _ in name.len()..20 {
             line.push(' ');
         }
@@ -200,23 +304,33 @@ impl Printer {
             syms,
         };
         if self.raw {
-            printer.render_fields(&ctx, data, line);
+            tp.printer.render_fields(&ctx, data, line);
         } else {
-            let ok = printer.render(&ctx, data, line, &mut |p, c| {
+            let ok = tp.printer.render(&ctx, data, line, &mut |p, c| {
                 if p != 0 {
-                    comms.entry(p).or_insert_with(|| c.to_owned());
+                    comms.entry(p).or_insert_with(|| comm_prefix(c, p));
                 }
             });
             if !ok {
                 stats.fallback += 1;
             }
         }
-        if line.ends_with('\n') {
+        if line.len() > start && line.ends_with('\n') {
             line.pop();
         }
+        line.push('\n');
         stats.events += 1;
-        out.write_all(line.as_bytes())?;
-        out.write_all(b"\n")
+        if line.len() >= FLUSH_AT {
+            self.flush(out)?;
+        }
+        Ok(())
+    }
+
+    /// Writes out the lines [`Printer::write_event`] has collected.
+    pub fn flush(&mut self, out: &mut dyn Write) -> std::io::Result<()> {
+        out.write_all(self.line.as_bytes())?;
+        self.line.clear();
+        Ok(())
     }
 
     /// Prints every event of `t` (optionally of one CPU), merged by time.
@@ -259,13 +373,14 @@ impl Printer {
             heads[i] = streams[i].next();
         }
         self.stats.bad_pages += streams.iter().map(|s| s.bad_pages).sum::<u64>();
-        Ok(())
+        self.flush(out)
     }
 }
 
 /// Runs report.
 pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
-    let bytes = std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
+    let bytes =
+        crate::mmap::map_or_read(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
     let t = TraceDat::parse(&bytes).with_context(|| format!("parsing {}", args.input.display()))?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());

@@ -5,7 +5,7 @@
 //! long-sized scalar field prints it in hex.
 
 use super::parser::{Conv, ConvKind, Expr, Piece};
-use super::printf::{format_int, format_str};
+use super::printf::{format_int, format_str, push_hex};
 use super::symbols::Symbols;
 use crate::format::{Field, FieldKind};
 use crate::Endian;
@@ -35,7 +35,10 @@ pub(crate) struct Rec<'a> {
 
 impl Rec<'_> {
     pub(crate) fn field(&self, name: &str) -> Option<&Field> {
-        self.fields.iter().find(|f| f.name == name)
+        // Field lists are short; comparing lengths first skips most memcmps.
+        self.fields
+            .iter()
+            .find(|f| f.name.len() == name.len() && f.name == name)
     }
 
     fn read(&self, off: usize, size: usize) -> u64 {
@@ -179,7 +182,7 @@ impl Rec<'_> {
                     let v = self.read(f.offset, f.size);
                     match self.ctx.syms.printk(v) {
                         Some(p) => out.push_str(p),
-                        None => out.push_str(&format!("{v:x}")),
+                        None => push_hex(out, v),
                     }
                 } else {
                     let len = if f.size == 0 {
@@ -448,9 +451,9 @@ fn strtoull(s: &str) -> u64 {
     u64::from_str_radix(&d[..end], radix).unwrap_or(0)
 }
 
-fn cstr(b: &[u8]) -> String {
+fn cstr(b: &[u8]) -> std::borrow::Cow<'_, str> {
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    String::from_utf8_lossy(&b[..end]).into_owned()
+    String::from_utf8_lossy(&b[..end])
 }
 
 fn softirq_value(s: &str) -> Option<u64> {

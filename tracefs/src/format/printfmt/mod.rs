@@ -58,7 +58,7 @@ impl EventPrinter {
     pub fn new(schema: &Schema) -> EventPrinter {
         let pieces = parse_print_fmt(&schema.print_fmt);
         let fields = schema.fields.clone();
-        let handler = Handler::for_event(&schema.system, &schema.name);
+        let handler = Handler::for_event(&schema.system, &schema.name, &schema.fields);
         EventPrinter {
             fields,
             pieces,

@@ -68,7 +68,12 @@ fn parse_spec(spec: &str, star: Option<i64>) -> Spec {
 }
 
 fn pad(out: &mut String, s: &Spec, body: &str, prefix: &str) {
-    let len = prefix.len() + body.chars().count();
+    let len = prefix.len()
+        + if body.is_ascii() {
+            body.len()
+        } else {
+            body.chars().count()
+        };
     let w = s.width.unwrap_or(0);
     if len >= w {
         out.push_str(prefix);
@@ -88,10 +93,48 @@ fn pad(out: &mut String, s: &Spec, body: &str, prefix: &str) {
     }
 }
 
+/// Appends the decimal digits of `v` to `out` without allocating.
+pub(crate) fn push_u64(out: &mut String, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    // The buffer holds ASCII digits only.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+}
+
+/// Appends `v` in base `radix` (8 or 16), lower or upper case.
+fn push_radix(out: &mut String, mut v: u64, radix: u64, upper: bool) {
+    const LOWER: &[u8; 16] = b"0123456789abcdef";
+    const UPPER: &[u8; 16] = b"0123456789ABCDEF";
+    let digits = if upper { UPPER } else { LOWER };
+    let mut buf = [0u8; 24];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = digits[(v % radix) as usize];
+        v /= radix;
+        if v == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
+}
+
+/// Appends `v` in lower-case hex.
+pub(crate) fn push_hex(out: &mut String, v: u64) {
+    push_radix(out, v, 16, false);
+}
+
 /// Formats `v` (already cast to a C type of `bits` bits) with an integer
 /// conversion `spec` such as `%08lx` or `%-5d`.
 pub fn format_int(out: &mut String, spec: &str, v: u64, bits: u32, star: Option<i64>) {
-    let s = parse_spec(spec, star);
     let mask = if bits >= 64 { u64::MAX } else { (1u64 << bits) - 1 };
     let u = v & mask;
     let signed = |u: u64| -> i64 {
@@ -103,37 +146,60 @@ pub fn format_int(out: &mut String, spec: &str, v: u64, bits: u32, star: Option<
             u as i64
         }
     };
-    let (mut body, mut prefix) = (String::new(), String::new());
+    // Fast path: a plain conversion (`%d`, `%lu`, `%llx`...) pads nothing.
+    let b = spec.as_bytes();
+    if b.len() >= 2
+        && b[1..b.len() - 1]
+            .iter()
+            .all(|c| matches!(c, b'l' | b'h' | b'L' | b'z'))
+    {
+        match b[b.len() - 1] {
+            b'd' | b'i' => {
+                let x = signed(u);
+                if x < 0 {
+                    out.push('-');
+                }
+                push_u64(out, x.unsigned_abs());
+                return;
+            }
+            b'u' => return push_u64(out, u),
+            b'x' => return push_radix(out, u, 16, false),
+            _ => {}
+        }
+    }
+    let s = parse_spec(spec, star);
+    let mut body = String::new();
+    let mut prefix = "";
     match s.conv {
         b'd' | b'i' => {
             let x = signed(u);
             if x < 0 {
-                prefix.push('-');
+                prefix = "-";
             } else if s.plus {
-                prefix.push('+');
+                prefix = "+";
             } else if s.space {
-                prefix.push(' ');
+                prefix = " ";
             }
-            body = x.unsigned_abs().to_string();
+            push_u64(&mut body, x.unsigned_abs());
         }
-        b'u' => body = u.to_string(),
+        b'u' => push_u64(&mut body, u),
         b'x' => {
-            body = format!("{u:x}");
+            push_radix(&mut body, u, 16, false);
             if s.alt && u != 0 {
-                prefix.push_str("0x");
+                prefix = "0x";
             }
         }
         b'X' => {
-            body = format!("{u:X}");
+            push_radix(&mut body, u, 16, true);
             if s.alt && u != 0 {
-                prefix.push_str("0X");
+                prefix = "0X";
             }
         }
         b'o' => {
-            body = format!("{u:o}");
-            if s.alt && !body.starts_with('0') {
-                body.insert(0, '0');
+            if s.alt && u != 0 {
+                body.push('0');
             }
+            push_radix(&mut body, u, 8, false);
         }
         b'c' => {
             let c = (u & 0xff) as u8;
@@ -141,20 +207,24 @@ pub fn format_int(out: &mut String, spec: &str, v: u64, bits: u32, star: Option<
             pad(out, &s, &body, "");
             return;
         }
-        _ => body = u.to_string(),
+        _ => push_u64(&mut body, u),
     }
     if let Some(p) = s.prec {
         if p == 0 && u == 0 {
             body.clear();
         } else if body.len() < p {
-            body = format!("{}{body}", "0".repeat(p - body.len()));
+            body.insert_str(0, &"0".repeat(p - body.len()));
         }
     }
-    pad(out, &s, &body, &prefix);
+    pad(out, &s, &body, prefix);
 }
 
 /// Formats `text` with a `%s` conversion `spec` (`%-10s`, `%.*s`).
 pub fn format_str(out: &mut String, spec: &str, text: &str, star: Option<i64>) {
+    if spec == "%s" {
+        out.push_str(text);
+        return;
+    }
     let s = parse_spec(spec, star);
     let body = match s.prec {
         Some(p) if p < text.len() => {
