@@ -8,4 +8,5 @@ pub mod cli;
 pub mod mmap;
 pub mod pipeline;
 pub mod render;
+pub mod sys;
 pub mod tools;

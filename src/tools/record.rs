@@ -13,7 +13,6 @@ use ftr_tracefs::{list_events, read_text, select_events, EventName, Instance, Ri
 use std::fs::File;
 use std::io::{BufWriter, Seek, Write};
 use std::os::fd::AsFd;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -296,14 +295,9 @@ fn record_into(
     if let Some((prog, rest)) = args.command.split_first() {
         let mut cmd = std::process::Command::new(prog);
         cmd.args(rest);
-        // SAFETY: the closure runs in the forked child before exec and only
-        // calls pthread_sigmask, which is async-signal-safe; it allocates
-        // nothing and touches no lock.
-        #[allow(unsafe_code)]
-        unsafe {
-            cmd.pre_exec(Stop::unblock_in_child);
-        }
-        child = Some(cmd.spawn().with_context(|| format!("running {prog}"))?);
+        child = Some(
+            crate::sys::spawn_with_signals_unblocked(&mut cmd).with_context(|| format!("running {prog}"))?,
+        );
         eprintln!("Tracing {shown} while {prog} runs. Hit Ctrl-C to end.");
     } else {
         eprintln!("Tracing {shown}. Hit Ctrl-C to end.");
