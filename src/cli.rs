@@ -49,6 +49,8 @@ pub enum Command {
     Biotop(crate::tools::biotop::Args),
     /// Summarize block I/O sizes per process as histograms.
     Bitesize(crate::tools::bitesize::Args),
+    /// Count hardware, software and tracepoint events (perf stat).
+    Stat(crate::tools::stat::Args),
     /// Record events into a trace.dat (trace-cmd record).
     Record(crate::tools::record::Args),
     /// Print a trace.dat like trace-cmd report.

@@ -13,6 +13,7 @@ mod suite {
     pub mod release;
     pub mod sched;
     pub mod signals;
+    pub mod stat;
     pub mod tp;
     pub mod tracedat;
 }

@@ -14,6 +14,8 @@ pub enum ErrorKind {
     NotFound,
     /// A kernel file did not hold what this kernel ABI promises.
     InvalidData,
+    /// The kernel or the hardware has no such feature (EOPNOTSUPP, ENODEV).
+    Unsupported,
     /// Anything else.
     Other,
 }
@@ -38,6 +40,70 @@ pub enum Error {
         /// The offending text, trimmed.
         text: String,
     },
+    /// An event name matched nothing this kernel or ftr knows.
+    #[error("unknown event {name:?}{}", suggest(suggestions))]
+    UnknownEvent {
+        /// The name as written.
+        name: String,
+        /// The closest valid names, best first (may be empty).
+        suggestions: Vec<String>,
+    },
+    /// An event list did not follow perf's syntax.
+    #[error("bad event syntax in {text:?}: {why}")]
+    BadEventSyntax {
+        /// The offending part of the list.
+        text: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// perf_event_open(2) refused an event.
+    #[error("could not open event {event} ({target}): {hint}")]
+    Open {
+        /// The event's name.
+        event: String,
+        /// What it was opened on: "pid 123", "CPU 1", ...
+        target: String,
+        /// The errno and the setting to change, if one is to blame.
+        hint: String,
+        /// The errno.
+        #[source]
+        source: io::Error,
+    },
+    /// A counter's value could not be read, or the kernel refused to
+    /// enable or disable it.
+    #[error("could not {what} event {event}")]
+    Counter {
+        /// "read", "enable" or "disable".
+        what: &'static str,
+        /// The event's name.
+        event: String,
+        /// The errno.
+        #[source]
+        source: io::Error,
+    },
+    /// The process to count is gone or never existed.
+    #[error("no such process: {pid}")]
+    NoSuchProcess {
+        /// The pid asked for.
+        pid: i32,
+    },
+    /// Starting the command to count failed.
+    #[error("could not run {command}")]
+    Spawn {
+        /// The program.
+        command: String,
+        /// The errno.
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn suggest(s: &[String]) -> String {
+    if s.is_empty() {
+        " (see `perf list`)".to_owned()
+    } else {
+        format!(" (did you mean {}?)", s.join(", "))
+    }
 }
 
 impl Error {
@@ -50,7 +116,16 @@ impl Error {
                 _ if source.raw_os_error() == Some(libc::EPERM) => ErrorKind::PermissionDenied,
                 _ => ErrorKind::Other,
             },
-            Error::Parse { .. } => ErrorKind::InvalidData,
+            Error::Parse { .. } | Error::BadEventSyntax { .. } => ErrorKind::InvalidData,
+            Error::UnknownEvent { .. } | Error::NoSuchProcess { .. } => ErrorKind::NotFound,
+            Error::Open { source, .. } | Error::Counter { source, .. } | Error::Spawn { source, .. } => {
+                match source.raw_os_error() {
+                    Some(libc::EACCES) | Some(libc::EPERM) => ErrorKind::PermissionDenied,
+                    Some(libc::ENOENT) | Some(libc::ESRCH) => ErrorKind::NotFound,
+                    Some(libc::EOPNOTSUPP) | Some(libc::ENODEV) => ErrorKind::Unsupported,
+                    _ => ErrorKind::Other,
+                }
+            }
         }
     }
 }

@@ -1,6 +1,10 @@
 //! ftr-pmu: everything ftr needs from perf_event_open(2).
 //!
-//! Today that is capability probing: [`PmuCapabilities::probe`] asks the
+//! Counting: [`parse_events`] reads perf's event syntax, [`Counters`] opens
+//! the events on tasks or CPUs and reads them scaled, and [`Workload`] holds
+//! a command before exec so only it is counted.
+//!
+//! Capability probing: [`PmuCapabilities::probe`] asks the
 //! running kernel, by real trial calls, whether hardware and software
 //! counters, perf tracepoints, the kprobe/uprobe PMUs, BPF program loading
 //! and BTF are usable, and if not whether they are missing or refused (and
@@ -19,10 +23,19 @@
 
 mod access;
 mod capabilities;
+mod counter;
 mod error;
+mod events;
 #[allow(unsafe_code)]
 mod sys;
+mod workload;
 
 pub use access::parse_paranoid;
 pub use capabilities::{PmuCapabilities, PmuInfo, Probe};
+pub use counter::{aggregate, Count, CountTarget, Counters, Snapshot};
 pub use error::{Error, ErrorKind};
+pub use events::{
+    glob_match, known_names, list_pmus, parse_events, parse_format, EventContext, EventGroup, EventSpec,
+    Exclude, EVENT_SOURCE_DEVICES, TYPE_HARDWARE, TYPE_HW_CACHE, TYPE_RAW, TYPE_SOFTWARE, TYPE_TRACEPOINT,
+};
+pub use workload::Workload;

@@ -241,6 +241,140 @@ fn fd_from_syscall(ret: libc::c_long) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+// perf event ioctls, include/uapi/linux/perf_event.h: _IO('$', 0..3).
+const PERF_EVENT_IOC_ENABLE: libc::c_ulong = 0x2400;
+const PERF_EVENT_IOC_DISABLE: libc::c_ulong = 0x2401;
+const PERF_EVENT_IOC_RESET: libc::c_ulong = 0x2403;
+/// `PERF_IOC_FLAG_GROUP`: apply the ioctl to the whole group.
+const PERF_IOC_FLAG_GROUP: libc::c_ulong = 1;
+
+/// What an ioctl on a counter does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CounterIoctl {
+    /// Start counting (the group, when `group`).
+    Enable,
+    /// Stop counting.
+    Disable,
+    /// Zero the count.
+    Reset,
+}
+
+/// Enables, disables or resets a perf event (its whole group when `group`
+/// is set and `fd` is the leader). Fails with the kernel's errno.
+pub(crate) fn perf_event_ioctl(fd: BorrowedFd<'_>, op: CounterIoctl, group: bool) -> io::Result<()> {
+    let request = match op {
+        CounterIoctl::Enable => PERF_EVENT_IOC_ENABLE,
+        CounterIoctl::Disable => PERF_EVENT_IOC_DISABLE,
+        CounterIoctl::Reset => PERF_EVENT_IOC_RESET,
+    };
+    let arg = if group { PERF_IOC_FLAG_GROUP } else { 0 };
+    // SAFETY: a perf event ioctl on a descriptor the caller borrows for the
+    // call; the argument is an integer flag, no memory is passed.
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), request as _, arg) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Reads a counter opened with `read_format =
+/// PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING` (and
+/// no group format): `[value, time_enabled, time_running]`.
+pub(crate) fn read_counter(fd: BorrowedFd<'_>) -> io::Result<[u64; 3]> {
+    let mut buf = [0u64; 3];
+    // SAFETY: `buf` is 24 writable bytes that outlive the call and we pass
+    // exactly that length; the kernel writes at most that much.
+    let ret = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), mem::size_of_val(&buf)) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if ret as usize != mem::size_of_val(&buf) {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("perf counter read returned {ret} bytes, expected 24"),
+        ));
+    }
+    Ok(buf)
+}
+
+// ---------------------------------------------------------------------------
+// Holding a forked command before exec
+
+/// A close-on-exec pipe: (read end, write end).
+pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 writes two descriptors into the two-int array we pass.
+    let ret = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created and nothing else owns them.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Makes `cmd`'s child, after fork and before exec, run `hook`, write its
+/// pid (4 bytes, native endian) to `report` and wait for one byte on
+/// `gate`: one byte means exec, end of file means fail the spawn. The
+/// caller keeps the other pipe ends. This is how counters are opened on the
+/// child with enable_on_exec before the command's first instruction (perf's
+/// `evlist__prepare_workload` does the same with a fork and a pipe).
+///
+/// `parent_end` is the parent's write end of the gate, closed in the child
+/// first so that the child sees end of file when the parent drops it.
+pub(crate) fn hold_before_exec(
+    cmd: &mut std::process::Command,
+    report: OwnedFd,
+    gate: OwnedFd,
+    parent_end: RawFd,
+    hook: fn() -> io::Result<()>,
+) {
+    use std::os::unix::process::CommandExt;
+    // The closure owns both descriptors: they exist in the child, and the
+    // parent's copies close when the Command is dropped.
+    let closure = move || -> io::Result<()> {
+        let (report_fd, gate_fd) = (report.as_raw_fd(), gate.as_raw_fd());
+        // SAFETY: closes the child's copy of the parent's gate end, a
+        // descriptor number no code in the child uses; close(2) is
+        // async-signal-safe.
+        unsafe { libc::close(parent_end) };
+        hook()?;
+        let pid = std::process::id() as u32;
+        let bytes = pid.to_ne_bytes();
+        // SAFETY: write(2) and read(2) are async-signal-safe; the buffers
+        // are on this (child) stack and outlive the calls; the descriptors
+        // are owned by this closure, which the Command keeps alive.
+        let w = unsafe { libc::write(report_fd, bytes.as_ptr().cast(), bytes.len()) };
+        if w != bytes.len() as isize {
+            return Err(io::Error::last_os_error());
+        }
+        let mut go = [0u8; 1];
+        loop {
+            // SAFETY: as above.
+            let r = unsafe { libc::read(gate_fd, go.as_mut_ptr().cast(), 1) };
+            if r == 1 {
+                return Ok(());
+            }
+            if r == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::Interrupted,
+                    "ftr did not start the command",
+                ));
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    };
+    // SAFETY: the closure runs in the forked child before exec. It calls
+    // only async-signal-safe functions (the hook, documented as such by its
+    // caller, close, getpid via process::id, write, read) and allocates
+    // nothing.
+    unsafe {
+        cmd.pre_exec(closure);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // bpf(2)
 

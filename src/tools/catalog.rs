@@ -53,7 +53,7 @@ pub fn all() -> Vec<ToolInfo> {
         ),
         tool(
             "stat",
-            false,
+            true,
             "count PMC and software events (perf stat)",
             vec![need(
                 "counters",

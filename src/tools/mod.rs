@@ -15,6 +15,7 @@ pub mod report;
 pub mod runqlat;
 pub mod runqslower;
 pub mod sched;
+pub mod stat;
 pub mod tp;
 
 use crate::cli::{Cli, Command};
@@ -79,6 +80,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Biosnoop(a) => biosnoop::run(&g, a),
         Command::Biotop(a) => biotop::run(&g, a),
         Command::Bitesize(a) => bitesize::run(&g, a),
+        Command::Stat(a) => stat::run(&g, a),
         Command::Record(a) => record::run(&g, a),
         Command::Report(a) => report::run(&g, a),
     }
