@@ -108,3 +108,26 @@ pub fn leftovers_of(root: &Path, pid: u32) -> Vec<String> {
     }
     left
 }
+
+/// Runs `ftr ARGS` that must fail with `code`: 1 means a one-line
+/// `ftr: ...` error, 2 clap's usage error; never a panic, nothing on
+/// stdout, and no instance or probe left behind.
+pub fn assert_fails_cleanly(root: &Path, args: &[&str], code: i32) {
+    let child = ftr()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    if code == 1 {
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("ftr: "), "{args:?}: {err}");
+    }
+    assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
+    assert_eq!(leftovers_of(root, pid), Vec::<String>::new(), "{args:?}");
+}

@@ -17,7 +17,7 @@
 //! counts, so only R and W requests are compared.
 
 use crate::suite::tp::{start_tracing, Tracer};
-use crate::util::{c_program, ftr, kernel_data, leftovers_of, live_tracing};
+use crate::util::{assert_fails_cleanly, c_program, ftr, kernel_data, leftovers_of, live_tracing};
 use ftr::pipeline::session::Event;
 use ftr::tools::biolatency::{Biolatency, Options};
 use ftr::tools::biosnoop::Snoop;
@@ -484,23 +484,7 @@ fn block_tool_errors_are_one_line_and_leave_nothing() {
         (&["biotop", "-s", "nosuch"], 2),
         (&["bitesize", "1", "2", "3"], 2),
     ] {
-        let child = ftr()
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let pid = child.id();
-        let out = child.wait_with_output().unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
-        assert!(!err.contains("panicked"), "{args:?}: {err}");
-        if code == 1 {
-            assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-            assert!(err.starts_with("ftr: "), "{args:?}: {err}");
-        }
-        assert!(out.stdout.is_empty(), "{args:?}");
-        assert_eq!(leftovers_of(t.root(), pid), Vec::<String>::new(), "{args:?}");
+        assert_fails_cleanly(t.root(), args, code);
     }
     let out = ftr().args(["biosnoop", "-d", "nosuchdisk"]).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("no disk named \"nosuchdisk\""));

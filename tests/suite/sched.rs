@@ -4,7 +4,7 @@
 //! decoded through the same code, and CLI errors.
 
 use super::tp::{start_tracing, Tracer};
-use crate::util::{c_program, ftr, kernel_data, leftovers_of, live_tracing};
+use crate::util::{assert_fails_cleanly, c_program, kernel_data, leftovers_of, live_tracing};
 use ftr::pipeline::session::Event;
 use ftr::tools::common::sched::{Sched, SchedEvents, StateSource, TaskFilter, WakeKind};
 use ftr::tools::runqlat::RunqLat;
@@ -633,22 +633,6 @@ fn scheduler_tool_errors_are_one_line_and_leave_nothing() {
         (&["cpudist", "nan"], 1),
         (&["--tracing-dir", "/nonexistent/ftr", "runqlat"], 1),
     ] {
-        let child = ftr()
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let pid = child.id();
-        let out = child.wait_with_output().unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
-        assert!(!err.contains("panicked"), "{args:?}: {err}");
-        if code == 1 {
-            assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-            assert!(err.starts_with("ftr: "), "{args:?}: {err}");
-        }
-        assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
-        assert_eq!(leftovers_of(t.root(), pid), Vec::<String>::new(), "{args:?}");
+        assert_fails_cleanly(t.root(), args, code);
     }
 }
