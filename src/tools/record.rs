@@ -12,7 +12,6 @@ use ftr_tracefs::tracedat::{option_id, text_option, Writer, WriterConfig};
 use ftr_tracefs::{list_events, read_text, select_events, EventName, Instance, RingReader, TracingDir};
 use std::fs::File;
 use std::io::{BufWriter, Seek, Write};
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -114,75 +113,6 @@ fn raw_page(page: &Page<'_>, l: &PageLayout, buf: &mut Vec<u8>) {
     put(buf, l.commit_offset, l.commit_size, commit);
     buf[l.data_offset..l.data_offset + data.len()].copy_from_slice(data);
 }
-
-/// Moves one CPU's full sub-buffers from `trace_pipe_raw` into `spool`
-/// with splice(2) through a pipe, so pages go from the ring buffer to the
-/// page cache without a copy through user space (trace-cmd's
-/// `tracecmd_splice_data`). Runs until `stop` is set and the CPU has no
-/// full page left; returns the bytes moved. The kernel only splices whole
-/// pages (`tracing_buffers_splice_read` reads with `full` set), so the page
-/// the writer is still on stays behind for the final read(2) drain.
-fn splice_cpu(
-    src: &Path,
-    spool: &File,
-    page_size: usize,
-    stop: &std::sync::atomic::AtomicBool,
-) -> std::io::Result<u64> {
-    use nix::errno::Errno;
-    use nix::fcntl::{splice, SpliceFFlags};
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    use std::os::fd::AsRawFd;
-    use std::os::unix::fs::OpenOptionsExt;
-    use std::sync::atomic::Ordering;
-    let src = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(src)?;
-    let (pipe_r, pipe_w) = nix::unistd::pipe()?;
-    // A larger pipe moves more pages per call; the default is 16 pages.
-    let chunk = nix::fcntl::fcntl(
-        pipe_w.as_raw_fd(),
-        nix::fcntl::FcntlArg::F_SETPIPE_SZ(SPLICE_PIPE as i32),
-    )
-    .map_or(16 * page_size, |n| n as usize)
-    .max(page_size)
-        / page_size
-        * page_size;
-    let mut total = 0u64;
-    loop {
-        let flags = SpliceFFlags::SPLICE_F_MOVE | SpliceFFlags::SPLICE_F_NONBLOCK;
-        match splice(&src, None, &pipe_w, None, chunk, flags) {
-            Ok(0) => {}
-            Ok(n) => {
-                let mut left = n;
-                while left > 0 {
-                    match splice(&pipe_r, None, spool, None, left, SpliceFFlags::SPLICE_F_MOVE) {
-                        Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
-                        Ok(m) => left -= m,
-                        Err(Errno::EINTR) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                total += n as u64;
-                continue;
-            }
-            Err(Errno::EAGAIN | Errno::EINTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-        if stop.load(Ordering::Acquire) {
-            return Ok(total);
-        }
-        // Readable means the buffer_percent watermark was reached.
-        let mut fds = [PollFd::new(src.as_fd(), PollFlags::POLLIN)];
-        match poll(&mut fds, PollTimeout::from(50u16)) {
-            Ok(_) | Err(Errno::EINTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-/// Bytes of pipe between trace_pipe_raw and the spool file.
-const SPLICE_PIPE: usize = 1 << 20;
 
 struct Spool {
     path: PathBuf,
@@ -328,7 +258,7 @@ fn record_into(
             let file = spools[i].file.get_ref().try_clone()?;
             let src = instance.trace_pipe_raw(cpu);
             let stop_threads = &stop_threads;
-            handles.push(scope.spawn(move || splice_cpu(&src, &file, page_size, stop_threads)));
+            handles.push(scope.spawn(move || ftr_tracefs::splice_ring(&src, &file, page_size, stop_threads)));
         }
         loop {
             if let Some(c) = &mut child {

@@ -43,6 +43,7 @@ mod locate;
 mod probes;
 mod reader;
 pub mod ring;
+mod splice;
 pub mod tracedat;
 
 pub use capabilities::{Capabilities, Support};
@@ -60,6 +61,7 @@ pub use locate::{
 };
 pub use probes::{ProbeDef, ProbeGroup, ProbeKind};
 pub use reader::{DrainStats, Readiness, RingReader};
+pub use splice::splice_ring;
 
 /// Formats an error with its chain of causes: `a: b: c`.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
