@@ -131,3 +131,130 @@ pub fn assert_fails_cleanly(root: &Path, args: &[&str], code: i32) {
     assert!(out.stdout.is_empty(), "{args:?}: nothing on stdout");
     assert_eq!(leftovers_of(root, pid), Vec::<String>::new(), "{args:?}");
 }
+
+/// What one command printed in the second live kernel (see `run_in_guest`).
+#[derive(Debug)]
+pub struct GuestOutput {
+    /// The command's stdout and stderr, written to files in `dir` by the
+    /// guest and read back here (the console interleaves kernel messages).
+    pub stdout: String,
+    pub stderr: String,
+    /// The command's exit code; None when it never finished.
+    pub status: Option<i32>,
+    /// The directory shared read-write with the guest and the command's
+    /// working directory there: other files it writes land here too.
+    pub dir: PathBuf,
+    /// qemu-kernel.sh's own output: the guest console and QEMU's verdict.
+    pub console: String,
+    /// Wall time of the whole boot, in seconds.
+    pub secs: f64,
+}
+
+impl GuestOutput {
+    /// A file the guest command wrote into its working directory ("" if none).
+    pub fn file(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
+    }
+
+    /// The end of the console, for assertion messages.
+    pub fn console_tail(&self) -> String {
+        let lines: Vec<&str> = self.console.lines().collect();
+        lines[lines.len().saturating_sub(25)..].join("\n")
+    }
+}
+
+/// ../shared/qemu-kernel.sh next to the repository, else /work/shared's.
+fn qemu_kernel_script() -> PathBuf {
+    let near = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/qemu-kernel.sh");
+    if near.exists() {
+        near
+    } else {
+        PathBuf::from("/work/shared/qemu-kernel.sh")
+    }
+}
+
+/// Boots the second live kernel (Debian's stock 6.1 under QEMU, through
+/// qemu-kernel.sh) with the host filesystem visible, runs the bash `cmd`
+/// there as root with `$FTR` naming the built ftr binary, and powers off.
+/// Boots are slow: put every check of a test module into one `cmd`.
+/// Returns None (with a message) when the guest cannot boot here, unless
+/// FTR_REQUIRE_KERNEL is set, which makes that a failure.
+pub fn run_in_guest(cmd: &str) -> Option<GuestOutput> {
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let dir = base.join(format!("guest-{}-{}", std::process::id(), unique()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // A private WORK (qemu-kernel.sh writes its initramfs there, so
+    // concurrent boots must not share one) whose unpacked kernel is the
+    // shared cache.
+    let work = dir.with_extension("work");
+    std::fs::create_dir_all(&work).unwrap();
+    let cache = Path::new("/var/tmp/ftr-qemu/kpkg");
+    if std::fs::create_dir_all(cache).is_ok() {
+        let _ = std::os::unix::fs::symlink(cache, work.join("kpkg"));
+    }
+    std::fs::write(dir.join("cmd.sh"), cmd).unwrap();
+    let d = dir.display();
+    std::fs::write(
+        dir.join("guest.sh"),
+        format!(
+            "cd {d} && : > .started\nexport FTR={}\nbash {d}/cmd.sh > {d}/stdout 2> {d}/stderr\necho $? > {d}/status\nsync\n",
+            env!("CARGO_BIN_EXE_ftr")
+        ),
+    )
+    .unwrap();
+    let qemu_timeout: u64 = std::env::var("FTR_GUEST_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(90);
+    let t0 = std::time::Instant::now();
+    // timeout(1) signals its whole process group, so QEMU dies with the
+    // script; the extra time covers fetching the kernel on a first run.
+    let out = Command::new("timeout")
+        .args(["-k", "5", &(qemu_timeout + 60).to_string(), "bash"])
+        .arg(qemu_kernel_script())
+        .env("HOSTROOT", "1")
+        .env("RW_DIR", &dir)
+        .env("WORK", &work)
+        .env("TIMEOUT", qemu_timeout.to_string())
+        .env("GUEST_CMD", format!("bash {d}/guest.sh"))
+        .stdin(std::process::Stdio::null())
+        .output();
+    let secs = t0.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&work);
+    let console = match &out {
+        Ok(o) => format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => format!("running qemu-kernel.sh: {e}"),
+    };
+    let run = GuestOutput {
+        stdout: std::fs::read_to_string(dir.join("stdout")).unwrap_or_default(),
+        stderr: std::fs::read_to_string(dir.join("stderr")).unwrap_or_default(),
+        status: std::fs::read_to_string(dir.join("status"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok()),
+        dir,
+        console,
+        secs,
+    };
+    if !run.dir.join(".started").exists() {
+        let why = format!(
+            "the 6.1 guest did not boot to its command in {secs:.0} s (needs qemu-system-x86, busybox-static, cpio):\n{}",
+            run.console_tail()
+        );
+        if kernel_required() {
+            panic!("FTR_REQUIRE_KERNEL is set but {why}");
+        }
+        eprintln!("SKIPPED: {why}");
+        return None;
+    }
+    Some(run)
+}
+
+fn unique() -> usize {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}

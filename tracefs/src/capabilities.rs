@@ -5,6 +5,7 @@
 
 use crate::control::{can_open_for_append, read_text, write_control, WriteMode};
 use crate::error::ErrorKind;
+use crate::guard::{Guard, Undo};
 use crate::instance::Instance;
 use crate::locate::{Located, TracingDir};
 use crate::probes::{ProbeDef, ProbeGroup, ProbeKind};
@@ -126,23 +127,42 @@ fn probe_tracer(tracing: &TracingDir, scratch: Option<&Instance>, tracer: &str) 
             listed.trim()
         ));
     }
+    // An instance lists only the tracers it allows (function_graph joined
+    // them in 6.11; before, instances answer EINVAL and only the top level
+    // takes it).
+    let in_instance = |i: &&Instance| {
+        i.dir().join("current_tracer").exists()
+            && read_text(&i.dir().join("available_tracers"))
+                .map(|t| t.split_whitespace().any(|t| t == tracer))
+                .unwrap_or(true)
+    };
     let (file, place) = match scratch {
-        Some(i) if i.dir().join("current_tracer").exists() => {
-            (i.dir().join("current_tracer"), "a scratch instance")
-        }
+        Some(i) if in_instance(&i) => (i.dir().join("current_tracer"), "a scratch instance"),
         _ => {
             let top = tracing.path("current_tracer");
+            let place = if scratch.is_some() {
+                "the top level (instances do not offer it on this kernel)"
+            } else {
+                "the top level"
+            };
             if read_text(&top).map(|t| t.trim() != "nop").unwrap_or(true) {
                 return Support::Refused(format!(
-                    "{tracer} is listed but the top-level tracer is busy, so it was not tried"
+                    "{tracer} is listed but only {place} could take it, and it is busy, so it was not tried"
                 ));
             }
-            (top, "the top level")
+            (top, place)
         }
     };
+    // A signal or a panic between the two writes must still put `nop`
+    // back (at the top level it is everyone's tracer).
+    let guard = Guard::new();
+    guard.record(Undo::Write {
+        path: file.clone(),
+        value: "nop".into(),
+    });
     match write_control(&file, tracer, WriteMode::Replace) {
         Ok(()) => {
-            let _ = write_control(&file, "nop", WriteMode::Replace);
+            drop(guard);
             Support::Usable(format!("selected {tracer} in {place}"))
         }
         Err(e) => refusal(&format!("writing {tracer} to current_tracer in {place}"), &e),
