@@ -11,10 +11,10 @@
 //! next switch-in, sleeping and waiting for a CPU alike. The idle task is
 //! left out, as bcc does by default.
 
-use super::common::interval::{run_summaries_to_stdout, Aggregate, IntervalArgs};
+use super::common::interval::{run_summaries_to_stdout, Aggregate};
 use super::common::sched::{
     self, check_pid, hist_key, tracepoints, Comm, HistBy, Hists, PreemptionWarning, Sched, SchedEvents,
-    TaskFilter, Tgids, SWITCH,
+    TaskFilter, TaskHistArgs, Tgids, SWITCH,
 };
 use super::Global;
 use crate::pipeline::plan::{alt, need, ProbePlan};
@@ -35,24 +35,9 @@ pub struct Args {
     /// Measure off-CPU time instead of on-CPU time.
     #[arg(short = 'O', long)]
     pub offcpu: bool,
-    /// Print a histogram per process ID.
-    #[arg(short = 'P', long = "pids", conflicts_with = "tids")]
-    pub pids: bool,
-    /// Print a histogram per thread ID.
-    #[arg(short = 'L', long = "tids")]
-    pub tids: bool,
-    /// Show milliseconds instead of microseconds.
-    #[arg(short = 'm', long)]
-    pub milliseconds: bool,
-    /// Trace only process PID (all its threads).
-    #[arg(short = 'p', long, value_name = "PID")]
-    pub pid: Option<i32>,
-    /// Set the per-CPU buffer to KB kilobytes.
-    #[arg(short = 'b', long = "buffer-kb", value_name = "KB")]
-    pub buffer_kb: Option<u64>,
-    /// Interval, count and timestamps.
+    /// Histogram keying, units, pid filter, buffer, interval.
     #[command(flatten)]
-    pub interval: IntervalArgs,
+    pub hist: TaskHistArgs,
 }
 
 /// What cpudist needs: context switches.
@@ -172,21 +157,21 @@ impl Aggregate for CpuDist {
 /// Runs cpudist.
 pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     let stop = Stop::install()?;
-    args.interval.validate()?;
-    check_pid("-p", args.pid)?;
+    args.hist.interval.validate()?;
+    check_pid("-p", args.hist.pid)?;
     // On- and off-CPU stints do not depend on prev_state: no preemption warning.
-    let (session, sched, _) = sched::start(g, &plan(), args.buffer_kb, PreemptionWarning::Skip)?;
-    let by = HistBy::from_flags(args.pids, args.tids);
+    let (session, sched, _) = sched::start(g, &plan(), args.hist.buffer_kb, PreemptionWarning::Skip)?;
+    let by = HistBy::from_flags(args.hist.pids, args.hist.tids);
     let filter = TaskFilter {
-        pid: args.pid,
+        pid: args.hist.pid,
         tid: None,
     };
-    let mut agg = CpuDist::new(sched, args.offcpu, by, args.milliseconds, filter);
+    let mut agg = CpuDist::new(sched, args.offcpu, by, args.hist.milliseconds, filter);
     eprintln!(
         "Tracing {}-CPU time... Hit Ctrl-C to end.",
         if args.offcpu { "off" } else { "on" }
     );
-    run_summaries_to_stdout(session, &stop, &args.interval, &mut agg)?;
+    run_summaries_to_stdout(session, &stop, &args.hist.interval, &mut agg)?;
     Ok(ExitCode::SUCCESS)
 }
 

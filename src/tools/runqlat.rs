@@ -9,10 +9,10 @@
 //! merged by timestamp first, since a wakeup and the switch it leads to
 //! often happen on different CPUs.
 
-use super::common::interval::{run_summaries_to_stdout, Aggregate, IntervalArgs};
+use super::common::interval::{run_summaries_to_stdout, Aggregate};
 use super::common::sched::{
     self, check_pid, hist_key, tracepoints, HistBy, Hists, PreemptionWarning, Sched, SchedEvents, TaskFilter,
-    Tgids, SWITCH, WAKEUP, WAKEUP_NEW,
+    TaskHistArgs, Tgids, SWITCH, WAKEUP, WAKEUP_NEW,
 };
 use super::Global;
 use crate::pipeline::plan::{alt, need, ProbePlan};
@@ -30,24 +30,9 @@ use std::process::ExitCode;
     after_help = "EXAMPLES:\n    ftr runqlat              # summarize run queue latency as a histogram\n    ftr runqlat 1 10         # print 1 second summaries, 10 times\n    ftr runqlat -mT 1        # 1s summaries, milliseconds, and timestamps\n    ftr runqlat -P           # show each PID separately\n    ftr runqlat -L -p 185    # each thread of PID 185 separately"
 )]
 pub struct Args {
-    /// Print a histogram per process ID.
-    #[arg(short = 'P', long = "pids", conflicts_with = "tids")]
-    pub pids: bool,
-    /// Print a histogram per thread ID.
-    #[arg(short = 'L', long = "tids")]
-    pub tids: bool,
-    /// Show milliseconds instead of microseconds.
-    #[arg(short = 'm', long)]
-    pub milliseconds: bool,
-    /// Trace only process PID (all its threads).
-    #[arg(short = 'p', long, value_name = "PID")]
-    pub pid: Option<i32>,
-    /// Set the per-CPU buffer to KB kilobytes.
-    #[arg(short = 'b', long = "buffer-kb", value_name = "KB")]
-    pub buffer_kb: Option<u64>,
-    /// Interval, count and timestamps.
+    /// Histogram keying, units, pid filter, buffer, interval.
     #[command(flatten)]
-    pub interval: IntervalArgs,
+    pub hist: TaskHistArgs,
 }
 
 /// What runqlat needs: wakeups and switches, from tracepoints only.
@@ -155,17 +140,17 @@ impl Aggregate for RunqLat {
 /// Runs runqlat.
 pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     let stop = Stop::install()?;
-    args.interval.validate()?;
-    check_pid("-p", args.pid)?;
-    let (session, sched, _) = sched::start(g, &plan(), args.buffer_kb, PreemptionWarning::Print)?;
-    let by = HistBy::from_flags(args.pids, args.tids);
+    args.hist.interval.validate()?;
+    check_pid("-p", args.hist.pid)?;
+    let (session, sched, _) = sched::start(g, &plan(), args.hist.buffer_kb, PreemptionWarning::Print)?;
+    let by = HistBy::from_flags(args.hist.pids, args.hist.tids);
     let filter = TaskFilter {
-        pid: args.pid,
+        pid: args.hist.pid,
         tid: None,
     };
-    let mut agg = RunqLat::new(sched, by, args.milliseconds, filter);
+    let mut agg = RunqLat::new(sched, by, args.hist.milliseconds, filter);
     eprintln!("Tracing run queue latency... Hit Ctrl-C to end.");
-    run_summaries_to_stdout(session, &stop, &args.interval, &mut agg)?;
+    run_summaries_to_stdout(session, &stop, &args.hist.interval, &mut agg)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -255,9 +240,9 @@ mod tests {
         let p = |args: &[&str]| Cli::try_parse_from(std::iter::once("ftr").chain(args.iter().copied()));
         match p(&["runqlat", "-mT", "-L", "-p", "7", "1", "5"]).unwrap().command {
             Command::Runqlat(a) => {
-                assert!(a.milliseconds && a.tids && !a.pids && a.interval.timestamp);
+                assert!(a.hist.milliseconds && a.hist.tids && !a.hist.pids && a.hist.interval.timestamp);
                 assert_eq!(
-                    (a.pid, a.interval.interval, a.interval.count),
+                    (a.hist.pid, a.hist.interval.interval, a.hist.interval.count),
                     (Some(7), Some(1.0), Some(5))
                 );
             }

@@ -608,6 +608,30 @@ impl SchedEvents {
 
 pub use crate::pipeline::tasks::Tgids;
 
+/// The flags every per-task histogram tool shares (runqlat, cpudist):
+/// `-P`/`-L` keying, `-m`, `-p PID`, `-b KB` and `[interval [count]] -T`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TaskHistArgs {
+    /// Print a histogram per process ID.
+    #[arg(short = 'P', long = "pids", conflicts_with = "tids")]
+    pub pids: bool,
+    /// Print a histogram per thread ID.
+    #[arg(short = 'L', long = "tids")]
+    pub tids: bool,
+    /// Show milliseconds instead of microseconds.
+    #[arg(short = 'm', long)]
+    pub milliseconds: bool,
+    /// Trace only process PID (all its threads).
+    #[arg(short = 'p', long, value_name = "PID")]
+    pub pid: Option<i32>,
+    /// Set the per-CPU buffer to KB kilobytes.
+    #[arg(short = 'b', long = "buffer-kb", value_name = "KB")]
+    pub buffer_kb: Option<u64>,
+    /// Interval, count and timestamps.
+    #[command(flatten)]
+    pub interval: super::interval::IntervalArgs,
+}
+
 /// Which task a filter keeps: `-p PID` (a process, all its threads) and/or
 /// `-t TID` (one thread).
 #[derive(Debug, Clone, Copy, Default)]
