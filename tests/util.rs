@@ -206,7 +206,7 @@ pub fn run_in_guest(cmd: &str) -> Option<GuestOutput> {
     let qemu_timeout: u64 = std::env::var("FTR_GUEST_TIMEOUT")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(90);
+        .unwrap_or(180);
     let t0 = std::time::Instant::now();
     // timeout(1) signals its whole process group, so QEMU dies with the
     // script; the extra time covers fetching the kernel on a first run.

@@ -18,6 +18,7 @@ for i in $(seq 100); do grep -q '^Tracing' tp.err 2>/dev/null && break; sleep 0.
 wait $tp; echo $? > tp.rc
 at tp
 cat $T/current_tracer > current_tracer.after
+cat $T/set_ftrace_filter > set_ftrace_filter.after
 ls $T/instances > instances.after
 cat $T/kprobe_events > kprobe_events.after
 cat $T/uprobe_events > uprobe_events.after
@@ -112,6 +113,13 @@ fn guest_is_left_clean() {
     assert_eq!(g.status, Some(0), "{}", context(g, "stdout"));
     let cur = g.file("current_tracer.after");
     assert_eq!(cur.trim(), "nop", "top-level tracer left: {cur}");
+    // The tracer trials narrow the top-level filter to one function (6.1
+    // takes function_graph only there) and must widen it again.
+    let filter = g.file("set_ftrace_filter.after");
+    assert!(
+        filter.lines().all(|l| l.starts_with('#')),
+        "set_ftrace_filter left narrowed: {filter}"
+    );
     let inst = g.file("instances.after");
     assert!(
         !inst.lines().any(|l| l.starts_with("ftr")),

@@ -154,8 +154,12 @@ fn probe_tracer(tracing: &TracingDir, scratch: Option<&Instance>, tracer: &str) 
         }
     };
     // A signal or a panic between the two writes must still put `nop`
-    // back (at the top level it is everyone's tracer).
+    // back (at the top level it is everyone's tracer). Undos run newest
+    // first: the tracer goes back to nop before the filter is widened again.
     let guard = Guard::new();
+    let narrowed = file
+        .parent()
+        .and_then(|dir| narrow_filter(&dir.join("set_ftrace_filter"), &guard));
     guard.record(Undo::Write {
         path: file.clone(),
         value: "nop".into(),
@@ -163,10 +167,49 @@ fn probe_tracer(tracing: &TracingDir, scratch: Option<&Instance>, tracer: &str) 
     match write_control(&file, tracer, WriteMode::Replace) {
         Ok(()) => {
             drop(guard);
-            Support::Usable(format!("selected {tracer} in {place}"))
+            let only = narrowed
+                .map(|f| format!(" (filtered to {f})"))
+                .unwrap_or_default();
+            Support::Usable(format!("selected {tracer} in {place}{only}"))
         }
         Err(e) => refusal(&format!("writing {tracer} to current_tracer in {place}"), &e),
     }
+}
+
+/// Rarely called functions, one of which every kernel since 2.6 has.
+const TRIAL_FUNCTIONS: [&str; 4] = ["ksys_sync", "sys_sync", "vfs_fsync", "do_fsync"];
+
+/// Narrows an unfiltered `set_ftrace_filter` to one rarely called function
+/// for the trial, so that selecting the tracer patches one call site instead
+/// of every function in the kernel (tens of thousands of text pokes: ~5 s
+/// each way under QEMU's software emulation, long enough for soft-lockup
+/// warnings). A filter someone already set is left alone, and so is a file
+/// that cannot be written (the trial then patches everything). Returns the
+/// function chosen.
+fn narrow_filter(filter: &Path, guard: &Guard) -> Option<&'static str> {
+    let current = read_text(filter).ok()?;
+    // An unfiltered file reads as a comment ("#### all functions enabled ####").
+    if current
+        .lines()
+        .any(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        return None;
+    }
+    can_open_for_append(filter).ok()?;
+    guard.record(Undo::Write {
+        path: filter.to_owned(),
+        value: String::new(),
+    });
+    for f in TRIAL_FUNCTIONS {
+        if write_control(filter, f, WriteMode::Replace).is_ok() {
+            return Some(f);
+        }
+    }
+    guard.forget(&Undo::Write {
+        path: filter.to_owned(),
+        value: String::new(),
+    });
+    None
 }
 
 /// Proves a dynamic-event file by defining one probe and deleting it.
