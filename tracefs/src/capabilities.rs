@@ -188,11 +188,7 @@ const TRIAL_FUNCTIONS: [&str; 4] = ["ksys_sync", "sys_sync", "vfs_fsync", "do_fs
 /// function chosen.
 fn narrow_filter(filter: &Path, guard: &Guard) -> Option<&'static str> {
     let current = read_text(filter).ok()?;
-    // An unfiltered file reads as a comment ("#### all functions enabled ####").
-    if current
-        .lines()
-        .any(|l| !l.trim().is_empty() && !l.starts_with('#'))
-    {
+    if !crate::instance::filter_patterns(&current).is_empty() {
         return None;
     }
     can_open_for_append(filter).ok()?;

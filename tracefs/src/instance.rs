@@ -26,6 +26,41 @@ pub struct Instance {
     guard: Guard,
 }
 
+/// The function tracers' filter files of a buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FunctionFilter {
+    /// `set_ftrace_filter`: the only functions traced (and patched).
+    Trace,
+    /// `set_ftrace_notrace`: functions never traced.
+    NoTrace,
+    /// `set_graph_function`: function_graph starts its trees only here.
+    Graph,
+    /// `set_graph_notrace`: function_graph skips these and their callees.
+    GraphNoTrace,
+}
+
+impl FunctionFilter {
+    /// The control file's name.
+    pub fn file(self) -> &'static str {
+        match self {
+            FunctionFilter::Trace => "set_ftrace_filter",
+            FunctionFilter::NoTrace => "set_ftrace_notrace",
+            FunctionFilter::Graph => "set_graph_function",
+            FunctionFilter::GraphNoTrace => "set_graph_notrace",
+        }
+    }
+}
+
+/// The patterns a filter file lists: an unset filter reads as a comment
+/// (`#### all functions enabled ####`), commands such as `f:traceoff` are
+/// kept as written.
+pub fn filter_patterns(text: &str) -> Vec<&str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+}
+
 /// The counters of `per_cpu/cpuN/stats`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CpuStats {
@@ -200,6 +235,50 @@ impl Instance {
         })
     }
 
+    /// Selects this buffer's tracer (`function`, `function_graph`, `nop`).
+    /// Instances before 6.11 do not offer function_graph (EINVAL): such a
+    /// tracer must be set on the top level, where the old one is put back.
+    pub fn set_tracer(&self, tracer: &str) -> Result<()> {
+        self.set(Path::new("current_tracer"), tracer, |old| {
+            Some(old.trim().to_owned())
+        })
+    }
+
+    /// Replaces one of the function filters with `patterns` (names or globs
+    /// such as `vfs_*`, written in one write so the kernel applies them as
+    /// a set). An empty list clears the filter. EINVAL when a pattern
+    /// matches no traceable function. On the top level the old list is put
+    /// back on drop.
+    pub fn set_function_filter(&self, filter: FunctionFilter, patterns: &[&str]) -> Result<()> {
+        self.set(Path::new(filter.file()), &patterns.join(" "), |old| {
+            Some(filter_patterns(old).join(" "))
+        })
+    }
+
+    /// Sets `max_graph_depth` (0: unlimited) for function_graph.
+    pub fn set_max_graph_depth(&self, depth: u32) -> Result<()> {
+        self.set(Path::new("max_graph_depth"), &depth.to_string(), |old| {
+            Some(old.trim().to_owned())
+        })
+    }
+
+    /// Turns a tracer option on or off (`options/funcgraph-proc`, ...).
+    /// NotFound when this kernel lacks the option.
+    pub fn set_option(&self, name: &str, on: bool) -> Result<()> {
+        let rel = Path::new("options").join(name);
+        if name.contains('/') || !self.dir.join(&rel).exists() {
+            return Err(Error::Write {
+                path: self.dir.join(&rel),
+                value: name.to_owned(),
+                detail: " (no such tracer option on this kernel)".into(),
+                source: std::io::Error::from_raw_os_error(libc::ENOENT),
+            });
+        }
+        self.set(&rel, if on { "1" } else { "0" }, |old| {
+            Some(old.trim().to_owned())
+        })
+    }
+
     fn event_dir(&self, system: &str, name: &str) -> Result<PathBuf> {
         let valid = |s: &str| {
             !s.is_empty()
@@ -334,5 +413,15 @@ mod tests {
         assert_eq!(selected_choice("local [mono] x"), Some("mono"));
         assert_eq!(selected_choice("local"), None);
         assert_eq!(selected_choice("]["), None);
+    }
+
+    #[test]
+    fn filter_lists() {
+        assert!(filter_patterns("#### all functions enabled ####\n").is_empty());
+        assert_eq!(
+            filter_patterns("vfs_read\nvfs_write\n\n"),
+            ["vfs_read", "vfs_write"]
+        );
+        assert_eq!(FunctionFilter::Graph.file(), "set_graph_function");
     }
 }
