@@ -313,7 +313,13 @@ fn runqslower_names_the_spinner_that_delayed_the_sleeper() {
         lines.next().unwrap(),
         "TIME     COMM             TID           LAT(us) PREV COMM        PREV TID"
     );
-    let (mut sleeper_lines, mut after_spinner) = (0, 0);
+    let (mut sleeper_lines, mut after_spinner, mut after_kthread) = (0, 0, 0);
+    // Per-CPU kernel threads of the loaded CPU (ksoftirqd/1, kworker/1:1H)
+    // run there too and may legitimately be what the sleeper waited behind.
+    let kthread = |comm: &str| {
+        comm.split_once('/')
+            .is_some_and(|(_, cpu)| cpu.split(':').next() == Some(&shared.to_string()))
+    };
     for l in lines {
         let f: Vec<&str> = l.split_whitespace().collect();
         // The previous task's comm may hold spaces (rustc's "opt cgu.1"):
@@ -334,6 +340,8 @@ fn runqslower_names_the_spinner_that_delayed_the_sleeper() {
             if spinners.contains(&prev) {
                 after_spinner += 1;
                 assert_eq!(f[4], "rq_spin", "{l}");
+            } else if kthread(f[4]) {
+                after_kthread += 1;
             }
         }
     }
@@ -344,11 +352,13 @@ fn runqslower_names_the_spinner_that_delayed_the_sleeper() {
         sleeper_lines <= truth.late_over_1000us + 2 && sleeper_lines * 10 + 20 >= truth.late_over_1100us * 9,
         "{sleeper_lines} slow waits of the sleeper, {truth:?}:\n{out}"
     );
-    // Other tasks may run on that CPU too, but the spinners hold it most.
+    // Other tasks may run on that CPU too, but the spinners and that CPU's
+    // own kernel threads hold it most (softirq work from other processes'
+    // I/O lands in ksoftirqd of whichever CPU took the interrupt).
     if sleeper_lines >= 20 {
         assert!(
-            after_spinner * 10 >= sleeper_lines * 8,
-            "{after_spinner} of {sleeper_lines} slow waits ended a spinner's turn:\n{out}"
+            (after_spinner + after_kthread) * 10 >= sleeper_lines * 8 && after_spinner * 4 >= sleeper_lines,
+            "{after_spinner} of {sleeper_lines} slow waits ended a spinner's turn, {after_kthread} a per-CPU kernel thread's:\n{out}"
         );
     }
 }
