@@ -308,6 +308,37 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// Like [`Snapshot::counts`], but one count per descriptor (per CPU of
+    /// a [`CountTarget::Cpus`] target, in its order), for perf stat's `-A`.
+    /// An unsupported event gives `units` × [`Count::NotSupported`].
+    pub fn counts_per_unit(&self, since: Option<&Snapshot>, units: usize) -> Vec<Vec<Count>> {
+        self.raw
+            .iter()
+            .enumerate()
+            .map(|(i, fds)| {
+                if self.unsupported.get(i).copied().unwrap_or(false) {
+                    return vec![Count::NotSupported; units];
+                }
+                let prev = since.and_then(|s| s.raw.get(i));
+                (0..units)
+                    .map(|j| {
+                        let Some(now) = fds.get(j) else {
+                            return Count::NotCounted;
+                        };
+                        let before = prev.and_then(|p| p.get(j)).copied().unwrap_or([0; 3]);
+                        aggregate(std::iter::once([
+                            now[0].saturating_sub(before[0]),
+                            now[1].saturating_sub(before[1]),
+                            now[2].saturating_sub(before[2]),
+                        ]))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
 /// Sums `[value, enabled, running]` triples, scaling each by
 /// enabled/running; [`Count::NotCounted`] when none ran at all.
 pub fn aggregate(triples: impl Iterator<Item = [u64; 3]>) -> Count {

@@ -690,6 +690,20 @@ pub fn known_names() -> Vec<String> {
     v
 }
 
+/// The generic event names without their aliases, in perf list's order:
+/// hardware, software, then every cache event.
+pub fn primary_names() -> Vec<String> {
+    let aliases: Vec<&str> = HARDWARE
+        .iter()
+        .chain(SOFTWARE)
+        .flat_map(|(_, a, _)| a.iter().copied())
+        .collect();
+    known_names()
+        .into_iter()
+        .filter(|n| !aliases.contains(&n.as_str()))
+        .collect()
+}
+
 /// Up to three of `candidates` closest to `name` by edit distance.
 fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut scored: Vec<(usize, &str)> = candidates

@@ -23,6 +23,7 @@
 
 mod access;
 mod capabilities;
+mod census;
 mod counter;
 mod error;
 mod events;
@@ -32,10 +33,12 @@ mod workload;
 
 pub use access::parse_paranoid;
 pub use capabilities::{PmuCapabilities, PmuInfo, Probe};
+pub use census::{event_census, Census};
 pub use counter::{aggregate, Count, CountTarget, Counters, Snapshot};
 pub use error::{Error, ErrorKind};
 pub use events::{
-    glob_match, known_names, list_pmus, parse_events, parse_format, EventContext, EventGroup, EventSpec,
-    Exclude, EVENT_SOURCE_DEVICES, TYPE_HARDWARE, TYPE_HW_CACHE, TYPE_RAW, TYPE_SOFTWARE, TYPE_TRACEPOINT,
+    glob_match, known_names, list_pmus, parse_events, parse_format, primary_names, EventContext, EventGroup,
+    EventSpec, Exclude, EVENT_SOURCE_DEVICES, TYPE_HARDWARE, TYPE_HW_CACHE, TYPE_RAW, TYPE_SOFTWARE,
+    TYPE_TRACEPOINT,
 };
 pub use workload::Workload;

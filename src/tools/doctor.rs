@@ -5,6 +5,7 @@ use super::{catalog, Global};
 use crate::pipeline::plan::{KernelEnv, Resolution};
 use crate::render::table::Table;
 use anyhow::Result;
+use ftr_pmu::Census;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::process::ExitCode;
@@ -78,6 +79,7 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
             (t, r)
         })
         .collect();
+    let census = ftr_pmu::event_census();
     let mut out = std::io::stdout().lock();
     if args.json {
         let features: serde_json::Map<String, Value> = tracefs
@@ -109,6 +111,11 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
             "features": features,
             "perf_event_paranoid": env.pmu().paranoid,
             "perf": pmu,
+            "perf_events": census.iter().map(|(n, c)| (n.clone(), match c {
+                Census::Counts(v) => json!({"state": "counts", "value": v}),
+                Census::NotCounted => json!({"state": "not counted"}),
+                Census::NotSupported(why) => json!({"state": "not supported", "why": why}),
+            })).collect::<serde_json::Map<String, Value>>(),
             "tools": tools.iter().map(|(t, r)| json!({
                 "name": t.name, "built": t.built, "summary": t.summary, "state": tool_state(t.built, r),
                 "mechanisms": r.chosen.iter().map(|(what, alt, skipped)| json!({"need": what, "using": alt.name, "skipped": skipped})).collect::<Vec<_>>(),
@@ -165,6 +172,8 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     }
     t.print(&mut out)?;
     writeln!(out)?;
+    write_census(&mut out, &census)?;
+    writeln!(out)?;
     let mut t = Table::new(["TOOL", "STATE", "MECHANISM HERE"]);
     for (tool, r) in &tools {
         t.row([
@@ -182,4 +191,41 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     }
     t.print(&mut out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Which generic perf events count here, and why the others do not
+/// (grouped by reason: on a VM without a PMU every hardware event shares one).
+fn write_census(out: &mut impl Write, census: &[(String, Census)]) -> std::io::Result<()> {
+    let counting: Vec<&str> = census
+        .iter()
+        .filter(|(_, c)| matches!(c, Census::Counts(_)))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    writeln!(
+        out,
+        "PERF EVENTS COUNTING HERE ({} of {}): {}",
+        counting.len(),
+        census.len(),
+        if counting.is_empty() {
+            "none".to_owned()
+        } else {
+            counting.join(" ")
+        }
+    )?;
+    let mut refused: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (name, c) in census {
+        let why = match c {
+            Census::Counts(_) => continue,
+            Census::NotCounted => "opened but never counted",
+            Census::NotSupported(why) => why.as_str(),
+        };
+        match refused.iter_mut().find(|(w, _)| *w == why) {
+            Some((_, names)) => names.push(name),
+            None => refused.push((why, vec![name])),
+        }
+    }
+    for (why, names) in refused {
+        writeln!(out, "NOT COUNTING ({why}): {}", names.join(" "))?;
+    }
+    Ok(())
 }

@@ -31,6 +31,15 @@ pub struct Args {
     /// Count process PID (all its threads) until it exits or Ctrl-C.
     #[arg(short = 'p', long = "pid", value_name = "PID")]
     pub pid: Option<i32>,
+    /// Count only these threads (a list like 1234,1240) until they exit or Ctrl-C.
+    #[arg(short = 't', long = "tid", value_name = "TIDS")]
+    pub tid: Option<String>,
+    /// With -a or -C: one row per CPU instead of the sum.
+    #[arg(short = 'A', long = "no-aggr", alias = "per-cpu")]
+    pub no_aggr: bool,
+    /// Write the counts to FILE instead of standard error.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<std::path::PathBuf>,
     /// Print counts every MS milliseconds.
     #[arg(short = 'I', long = "interval-print", value_name = "MS")]
     pub interval: Option<u64>,
@@ -55,6 +64,9 @@ struct Config {
     cpu_list_text: Option<String>,
     system_wide: bool,
     pid: Option<i32>,
+    tids: Option<Vec<i32>>,
+    no_aggr: bool,
+    output: Option<std::path::PathBuf>,
     interval: Option<Duration>,
     repeat: u32,
     style: Style,
@@ -150,11 +162,24 @@ fn configure(g: &Global, args: Args) -> Result<Config> {
     if groups.is_empty() {
         groups = default_events(system_wide);
     }
-    if args.pid.is_some() && (system_wide || !args.command.is_empty()) {
-        bail!("-p counts an existing process; it cannot be combined with -a, -C or a command");
+    let tids = match &args.tid {
+        Some(list) => Some(
+            list.split(',')
+                .map(|t| t.trim().parse::<i32>().ok().filter(|t| *t > 0))
+                .collect::<Option<Vec<i32>>>()
+                .with_context(|| format!("-t needs thread ids like 1234,1240, not {list:?}"))?,
+        ),
+        None => None,
+    };
+    let existing = usize::from(args.pid.is_some()) + usize::from(tids.is_some());
+    if existing > 1 || (existing == 1 && (system_wide || !args.command.is_empty())) {
+        bail!("-p and -t count existing tasks; they cannot be combined with each other, -a, -C or a command");
     }
-    if args.pid.is_none() && !system_wide && args.command.is_empty() {
-        bail!("nothing to count: give a command (ftr stat -- CMD), -p PID, -a or -C CPUS");
+    if existing == 0 && !system_wide && args.command.is_empty() {
+        bail!("nothing to count: give a command (ftr stat -- CMD), -p PID, -t TID, -a or -C CPUS");
+    }
+    if args.no_aggr && !system_wide {
+        bail!("-A shows one row per CPU: it needs -a or -C CPUS");
     }
     if args.repeat == 0 || (args.repeat > 1 && (args.command.is_empty() || args.interval.is_some())) {
         bail!("-r N needs N >= 1, a command and no -I");
@@ -174,6 +199,9 @@ fn configure(g: &Global, args: Args) -> Result<Config> {
         cpus,
         system_wide,
         pid: args.pid,
+        tids,
+        no_aggr: args.no_aggr,
+        output: args.output,
         interval: args.interval.map(Duration::from_millis),
         repeat: args.repeat,
         style,
@@ -223,22 +251,66 @@ struct Ticker<'a> {
     prev_at: Instant,
     printed: u32,
     cfg: &'a Config,
-    specs: Vec<EventSpec>,
+    labels: Vec<Label>,
+}
+
+/// An event as printed: with `-A`, once per CPU.
+type Label = (EventSpec, Option<u32>);
+
+impl Config {
+    /// The printed events: each spec, or each spec on each CPU with `-A`.
+    fn labels(&self, specs: &[EventSpec]) -> Vec<Label> {
+        match (&self.cpus, self.no_aggr) {
+            (Some(cpus), true) => specs
+                .iter()
+                .flat_map(|s| cpus.iter().map(move |c| (s.clone(), Some(*c))))
+                .collect(),
+            _ => specs.iter().map(|s| (s.clone(), None)).collect(),
+        }
+    }
+
+    /// The counts of a snapshot in [`Config::labels`] order.
+    fn counts(&self, snap: &Snapshot, since: Option<&Snapshot>) -> Vec<Count> {
+        match (&self.cpus, self.no_aggr) {
+            (Some(cpus), true) => snap
+                .counts_per_unit(since, cpus.len())
+                .into_iter()
+                .flatten()
+                .collect(),
+            _ => snap.counts(since),
+        }
+    }
+
+    /// Prints to `-o FILE` (appended: it was created at the start) or stderr.
+    fn emit(&self, text: &str) -> Result<()> {
+        match &self.output {
+            Some(path) => {
+                use std::io::Write as _;
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(path)
+                    .and_then(|mut f| f.write_all(text.as_bytes()))
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            None => eprint!("{text}"),
+        }
+        Ok(())
+    }
 }
 
 impl Ticker<'_> {
     fn tick(&mut self, counters: &Counters, now: Instant) -> Result<()> {
         let snap = counters.snapshot()?;
-        let counts = snap.counts(self.prev.as_ref());
+        let counts = self.cfg.counts(&snap, self.prev.as_ref());
         let wall = now - self.prev_at;
-        let rows = rows(&self.specs, &counts, None);
+        let rows = rows(&self.labels, &counts, None);
         let ts = now - self.start;
         let mut out = String::new();
         if self.cfg.style == Style::Columns && self.printed == 0 {
             out.push_str("#           time             counts unit events\n");
         }
         render_rows(&mut out, &rows, wall, &self.cfg.style, Some(ts));
-        eprint!("{out}");
+        self.cfg.emit(&out)?;
         // perf repeats the header every 25 intervals.
         self.printed = (self.printed + 1) % 25;
         self.prev = Some(snap);
@@ -289,15 +361,15 @@ fn process_alive(pid: i32) -> bool {
         .is_some_and(|dead| !dead)
 }
 
-/// Waits for Ctrl-C (or, with -p, the process's exit), printing intervals.
+/// Waits for Ctrl-C (or the exit of every `watched` task: -p, -t), printing intervals.
 fn wait_stop(
     stop: &Stop,
-    pid: Option<i32>,
+    watched: &[i32],
     counters: &Counters,
     ticker: &mut Option<Ticker<'_>>,
 ) -> Result<Instant> {
     loop {
-        if stop.requested() || pid.is_some_and(|p| !process_alive(p)) {
+        if stop.requested() || (!watched.is_empty() && !watched.iter().any(|t| process_alive(*t))) {
             return Ok(Instant::now());
         }
         let mut wait = Duration::from_millis(100);
@@ -329,7 +401,10 @@ fn run_once(cfg: &Config, stop: &Stop) -> Result<RunResult> {
         (Some(cpus), _, _) => (CountTarget::Cpus(cpus.clone()), false),
         (None, Some(w), _) => (CountTarget::Tasks(vec![w.pid()]), true),
         (None, None, Some(pid)) => (CountTarget::Tasks(threads_of(pid)?), false),
-        (None, None, None) => bail!("nothing to count"),
+        (None, None, None) => match &cfg.tids {
+            Some(tids) => (CountTarget::Tasks(tids.clone()), false),
+            None => bail!("nothing to count"),
+        },
     };
     let counters = Counters::open(&cfg.groups, &target, on_exec)?;
     if cfg.verbose > 0 {
@@ -349,7 +424,7 @@ fn run_once(cfg: &Config, stop: &Stop) -> Result<RunResult> {
         prev_at: start,
         printed: 0,
         cfg,
-        specs: specs.clone(),
+        labels: cfg.labels(&specs),
     });
     let (status, end) = match workload {
         Some(w) => {
@@ -357,7 +432,14 @@ fn run_once(cfg: &Config, stop: &Stop) -> Result<RunResult> {
             let (st, at) = wait_child(child, &counters, &mut ticker)?;
             (Some(st), at)
         }
-        None => (None, wait_stop(stop, cfg.pid, &counters, &mut ticker)?),
+        None => {
+            let watched: Vec<i32> = cfg
+                .pid
+                .into_iter()
+                .chain(cfg.tids.iter().flatten().copied())
+                .collect();
+            (None, wait_stop(stop, &watched, &counters, &mut ticker)?)
+        }
     };
     counters.disable()?;
     let wall = end - start;
@@ -365,7 +447,7 @@ fn run_once(cfg: &Config, stop: &Stop) -> Result<RunResult> {
         // The last, partial interval, as perf prints it.
         t.tick(&counters, end)?;
     }
-    let counts = counters.snapshot()?.counts(None);
+    let counts = cfg.counts(&counters.snapshot()?, None);
     let (user1, sys1) = children_times();
     Ok(RunResult {
         counts,
@@ -383,6 +465,17 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     if let Some(pid) = cfg.pid {
         threads_of(pid)?;
     }
+    for &tid in cfg.tids.iter().flatten() {
+        if !process_alive(tid) {
+            return Err(ftr_pmu::Error::NoSuchProcess { pid: tid }.into());
+        }
+    }
+    if let Some(path) = &cfg.output {
+        // perf stat -o starts the file with the time the count began.
+        let started = chrono::Local::now().format("%a %b %e %H:%M:%S %Y");
+        std::fs::write(path, format!("# started on {started}\n\n"))
+            .with_context(|| format!("creating {}", path.display()))?;
+    }
     let specs: Vec<EventSpec> = cfg.groups.iter().flat_map(|g| g.events.clone()).collect();
     let mut runs = Vec::new();
     for _ in 0..cfg.repeat {
@@ -393,8 +486,8 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
         }
     }
     if cfg.interval.is_none() {
-        let text = render_report(&cfg, &specs, &runs);
-        eprint!("{text}");
+        let text = render_report(&cfg, &cfg.labels(&specs), &runs);
+        cfg.emit(&text)?;
     }
     let code = match runs.last().and_then(|r| r.status) {
         Some(st) if !st.success() => st.code().map_or(ExitCode::from(1), |c| ExitCode::from(c as u8)),
@@ -416,19 +509,22 @@ pub struct Row {
     pub generic: Option<&'static str>,
     /// Relative spread over repeats, in percent (0 for one run).
     pub noise: f64,
+    /// The CPU of a `-A` row.
+    pub cpu: Option<u32>,
 }
 
-fn rows(specs: &[EventSpec], counts: &[Count], noise: Option<&[f64]>) -> Vec<Row> {
-    specs
+fn rows(labels: &[Label], counts: &[Count], noise: Option<&[f64]>) -> Vec<Row> {
+    labels
         .iter()
         .zip(counts)
         .enumerate()
-        .map(|(i, (s, c))| Row {
+        .map(|(i, ((s, cpu), c))| Row {
             name: s.name.clone(),
             count: *c,
             clock: s.is_clock(),
             generic: s.generic(),
             noise: noise.and_then(|n| n.get(i)).copied().unwrap_or(0.0),
+            cpu: *cpu,
         })
         .collect()
 }
@@ -510,11 +606,17 @@ fn running_pct(c: &Count) -> Option<f64> {
 pub fn render_rows(out: &mut String, rows: &[Row], wall: Duration, style: &Style, ts: Option<Duration>) {
     for r in rows {
         let unit = if r.clock { "msec" } else { "" };
-        let m = metric(r, rows, wall);
+        // Metrics of a -A row relate it to the same CPU's other rows.
+        let peers: Vec<Row> = rows.iter().filter(|p| p.cpu == r.cpu).cloned().collect();
+        let m = metric(r, &peers, wall);
         match style {
             Style::Columns => {
                 if let Some(t) = ts {
                     let _ = write!(out, "{:6}.{:09} ", t.as_secs(), t.subsec_nanos());
+                }
+                if let Some(cpu) = r.cpu {
+                    // perf's aggr_printout: "CPU%-7d" and a separator.
+                    let _ = write!(out, "CPU{cpu:<7} ");
                 }
                 match value(r) {
                     Some(v) => {
@@ -543,6 +645,9 @@ pub fn render_rows(out: &mut String, rows: &[Row], wall: Duration, style: &Style
             Style::Csv(sep) => {
                 if let Some(t) = ts {
                     let _ = write!(out, "{}.{:09}{sep}", t.as_secs(), t.subsec_nanos());
+                }
+                if let Some(cpu) = r.cpu {
+                    let _ = write!(out, "CPU{cpu}{sep}");
                 }
                 let (count, run, pct) = match r.count {
                     Count::Value {
@@ -608,6 +713,9 @@ pub fn render_rows(out: &mut String, rows: &[Row], wall: Duration, style: &Style
                 if let Some(t) = ts {
                     o["interval"] = t.as_secs_f64().into();
                 }
+                if let Some(cpu) = r.cpu {
+                    o["cpu"] = cpu.to_string().into();
+                }
                 let _ = writeln!(out, "{o}");
             }
         }
@@ -640,13 +748,16 @@ fn target_text(cfg: &Config) -> String {
         }
     } else if let Some(p) = cfg.pid {
         format!("process id '{p}'")
+    } else if let Some(t) = &cfg.tids {
+        let t: Vec<String> = t.iter().map(i32::to_string).collect();
+        format!("thread id '{}'", t.join(","))
     } else {
         format!("'{}'", cfg.command.join(" "))
     }
 }
 
 /// The whole end-of-run report (header, rows, times) in `cfg.style`.
-fn render_report(cfg: &Config, specs: &[EventSpec], runs: &[RunResult]) -> String {
+fn render_report(cfg: &Config, specs: &[Label], runs: &[RunResult]) -> String {
     let n = runs.len().max(1);
     let mut counts = Vec::new();
     let mut noise = Vec::new();
@@ -744,6 +855,7 @@ mod tests {
             clock: spec.as_ref().is_some_and(|s| s.is_clock()),
             generic: spec.as_ref().and_then(|s| s.generic()),
             noise: 0.0,
+            cpu: None,
         }
     }
 

@@ -337,3 +337,129 @@ fn attaches_to_a_running_pid_until_it_exits() {
     let cs = count_of(&f, "cs");
     assert!((100..=310).contains(&cs), "{f:?}");
 }
+
+#[test]
+fn attaches_to_a_thread_with_t_until_it_exits() {
+    if !counting_allowed() {
+        return;
+    }
+    let prog = c_program("stat_work");
+    let mut child = Command::new(&prog).args(["0", "300", "0"]).spawn().unwrap();
+    let tid = child.id().to_string();
+    let out = run_ftr(&["stat", "-e", "cs,task-clock", "-t", &tid]);
+    child.wait().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("Performance counter stats for thread id '{tid}':")),
+        "{text}"
+    );
+    let cs: i64 = text
+        .lines()
+        .find(|l| l.contains("context-switches") || l.contains(" cs "))
+        .and_then(|l| l.split_whitespace().next()?.replace(',', "").parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!((100..=310).contains(&cs), "one switch per 1 ms sleep: {text}");
+    let out = run_ftr(&["stat", "-e", "cs", "-t", "99999999"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "ftr: no such process: 99999999\n"
+    );
+}
+
+#[test]
+fn per_cpu_rows_line_up_with_perf_a_a() {
+    if !counting_allowed() {
+        return;
+    }
+    let Some(perf) = perf() else { return };
+    let args = ["-A", "-a", "-e", "task-clock,context-switches", "sleep", "0.2"];
+    let ours = run_ftr(&[&["stat"][..], &args[..]].concat());
+    assert!(ours.status.success(), "{}", String::from_utf8_lossy(&ours.stderr));
+    let theirs = { perf }.arg("stat").args(args).output().unwrap();
+    // Rows are (prefix up to the unit) event: the CPU column and the count's
+    // right edge must sit where perf puts them, rows in perf's order.
+    let layout = |o: &std::process::Output| -> Vec<(String, usize, String)> {
+        String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .filter(|l| l.starts_with("CPU"))
+            .map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let end = l.find(f[1]).unwrap() + f[1].len();
+                let event = if f[2] == "msec" { f[3] } else { f[2] };
+                (f[0].to_owned(), end, event.to_owned())
+            })
+            .collect()
+    };
+    let (a, b) = (layout(&ours), layout(&theirs));
+    assert!(!a.is_empty(), "{}", String::from_utf8_lossy(&ours.stderr));
+    assert_eq!(a, b, "ftr vs perf -A rows");
+    // CSV: the CPU is the first field, and the per-CPU task-clocks add up to
+    // about two CPUs' worth of the 0.2 s.
+    let csv = run_ftr(&["stat", "-A", "-a", "-x,", "-e", "task-clock", "sleep", "0.2"]);
+    let text = String::from_utf8_lossy(&csv.stderr);
+    let ms: Vec<f64> = text
+        .lines()
+        .filter(|l| l.starts_with("CPU"))
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    assert!(
+        !ms.is_empty() && online.contains(&format!("{}", ms.len() - 1)),
+        "{text}"
+    );
+    for m in ms {
+        assert!((150.0..400.0).contains(&m), "{text}");
+    }
+    let out = run_ftr(&["stat", "-A", "-e", "cs", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs -a or -C"));
+}
+
+#[test]
+fn output_file_holds_the_report_like_perf_o() {
+    if !counting_allowed() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("ftr-stat-o-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("counts.txt");
+    let out = run_ftr(&["stat", "-o", file.to_str().unwrap(), "-e", "task-clock", "true"]);
+    assert!(out.status.success());
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("# started on "), "{text}");
+    assert!(text.contains("Performance counter stats for 'true':"), "{text}");
+    assert!(text.contains("msec task-clock"), "{text}");
+    let bad = run_ftr(&["stat", "-o", "/nonexistent-dir/x", "-e", "task-clock", "true"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&bad.stderr).lines().count(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn doctor_lists_the_events_that_count_as_perf_does() {
+    if !counting_allowed() {
+        return;
+    }
+    let Some(_) = perf() else { return };
+    let out = run_ftr(&["doctor", "--json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let events = v["perf_events"].as_object().expect("perf_events");
+    assert_eq!(events["task-clock"]["state"], "counts", "{events:?}");
+    for name in [
+        "cycles",
+        "instructions",
+        "branches",
+        "task-clock",
+        "page-faults",
+        "L1-dcache-loads",
+    ] {
+        let perf = perf_csv(perf().unwrap(), &["-x,", "-e", name, "true"]);
+        let perf_counts = !perf.iter().any(|(_, c)| c.starts_with('<'));
+        let ours = events[name]["state"] == "counts";
+        assert_eq!(ours, perf_counts, "{name}: ftr {} vs perf {perf:?}", events[name]);
+    }
+}
