@@ -536,36 +536,52 @@ fn value(r: &Row) -> Option<f64> {
     }
 }
 
-/// The derived metric perf prints beside a row: (formatted value, unit).
-/// `wall` is the elapsed time the clock is compared with.
-fn metric(row: &Row, all: &[Row], wall: Duration) -> Option<(String, String)> {
+/// A derived metric perf prints beside a row: its value, the value as the
+/// columns show it, and the unit.
+#[derive(Debug, Clone, PartialEq)]
+struct Metric {
+    value: f64,
+    shown: String,
+    unit: String,
+}
+
+impl Metric {
+    fn new(value: f64, shown: String, unit: &str) -> Metric {
+        Metric {
+            value,
+            shown,
+            unit: unit.to_owned(),
+        }
+    }
+}
+
+/// The derived metric of `row` among `all`; `wall` is the elapsed time the
+/// clock is compared with.
+fn metric(row: &Row, all: &[Row], wall: Duration) -> Option<Metric> {
     let find = |g: &str| all.iter().find(|r| r.generic == Some(g)).and_then(value);
     let v = value(row)?;
     let clock_ns = all.iter().find(|r| r.clock).and_then(value);
     if row.clock {
         let w = wall.as_nanos() as f64;
-        return (w > 0.0).then(|| (format!("{:8.3}", v / w), "CPUs utilized".to_owned()));
+        return (w > 0.0).then(|| Metric::new(v / w, format!("{:8.3}", v / w), "CPUs utilized"));
     }
+    let ratio = |of: &str| find(of).filter(|d| *d > 0.0).map(|d| v / d);
     match row.generic {
         Some("instructions") => {
-            return find("cycles")
-                .filter(|c| *c > 0.0)
-                .map(|c| (format!("{:7.2} ", v / c), "insn per cycle".to_owned()))
+            return ratio("cycles").map(|x| Metric::new(x, format!("{x:7.2} "), "insn per cycle"))
         }
         Some("branch-misses") => {
-            return find("branches")
-                .filter(|b| *b > 0.0)
-                .map(|b| (format!("{:7.2}%", 100.0 * v / b), "of all branches".to_owned()))
+            return ratio("branches")
+                .map(|x| Metric::new(100.0 * x, format!("{:7.2}%", 100.0 * x), "of all branches"))
         }
         Some("cache-misses") => {
-            return find("cache-references")
-                .filter(|b| *b > 0.0)
-                .map(|b| (format!("{:8.3} %", 100.0 * v / b), "of all cache refs".to_owned()))
+            return ratio("cache-references")
+                .map(|x| Metric::new(100.0 * x, format!("{:8.3} %", 100.0 * x), "of all cache refs"))
         }
         Some("cycles") => {
             return clock_ns
                 .filter(|c| *c > 0.0)
-                .map(|c| (format!("{:8.3}", v / c), "GHz".to_owned()))
+                .map(|c| Metric::new(v / c, format!("{:8.3}", v / c), "GHz"))
         }
         _ => {}
     }
@@ -579,7 +595,7 @@ fn metric(row: &Row, all: &[Row], wall: Duration) -> Option<(String, String)> {
             prefix = p;
         }
     }
-    Some((format!("{rate:8.3}"), format!("{prefix}/sec")))
+    Some(Metric::new(rate, format!("{rate:8.3}"), &format!("{prefix}/sec")))
 }
 
 /// METRIC_LEN in perf's util/stat-display.c.
@@ -622,7 +638,9 @@ pub fn render_rows(out: &mut String, rows: &[Row], wall: Duration, style: &Style
                     Some(v) => {
                         let _ = write!(out, "{:>18} {unit:<4} {:<32}", fmt_count(r, v), r.name);
                         match &m {
-                            Some((val, u)) => {
+                            Some(Metric {
+                                shown: val, unit: u, ..
+                            }) => {
                                 let n = 3 + val.chars().count();
                                 let _ = write!(out, " # {val} {u:<w$}", w = METRIC_LEN.saturating_sub(n + 1));
                             }
@@ -670,7 +688,9 @@ pub fn render_rows(out: &mut String, rows: &[Row], wall: Duration, style: &Style
                     let _ = write!(out, "{sep}{:.2}%", r.noise);
                 }
                 match &m {
-                    Some((val, u)) => {
+                    Some(Metric {
+                        shown: val, unit: u, ..
+                    }) => {
                         let _ = write!(
                             out,
                             "{sep}{}{sep}{}",
@@ -684,42 +704,55 @@ pub fn render_rows(out: &mut String, rows: &[Row], wall: Duration, style: &Style
                 }
                 out.push('\n');
             }
-            Style::Json => {
-                let mut o = serde_json::json!({
-                    "counter-value": match r.count {
-                        Count::Value { value, .. } => format!("{:.6}", if r.clock { value as f64 / 1e6 } else { value as f64 }),
-                        other => not_value(&other).to_owned(),
-                    },
-                    "unit": unit,
-                    "event": r.name,
-                });
-                if let Count::Value { enabled, running, .. } = r.count {
-                    o["event-runtime"] = running.into();
-                    o["pcnt-running"] = serde_json::json!(if enabled == 0 || enabled == running {
-                        100.0
-                    } else {
-                        (10000.0 * running as f64 / enabled as f64).round() / 100.0
-                    });
-                }
-                if let Some((val, u)) = &m {
-                    if let Ok(v) = val.trim().trim_end_matches('%').trim().parse::<f64>() {
-                        o["metric-value"] = v.into();
-                        o["metric-unit"] = u.trim().into();
-                    }
-                }
-                if r.noise != 0.0 {
-                    o["variance"] = r.noise.into();
-                }
-                if let Some(t) = ts {
-                    o["interval"] = t.as_secs_f64().into();
-                }
-                if let Some(cpu) = r.cpu {
-                    o["cpu"] = cpu.to_string().into();
-                }
-                let _ = writeln!(out, "{o}");
-            }
+            Style::Json => render_json_row(out, r, m.as_ref(), ts),
         }
     }
+}
+
+/// One `--json` line in perf 6.1's own layout (`"key" : value`, its key
+/// order and number formats), so scripts written against perf's output
+/// read ftr's. Where perf prints `"metric-unit" : "(null)"` (no metric),
+/// ftr prints an empty unit with a zero value, as perf does for
+/// unsupported events.
+fn render_json_row(out: &mut String, r: &Row, metric: Option<&Metric>, ts: Option<Duration>) {
+    let text = |s: &str| serde_json::Value::from(s).to_string();
+    out.push('{');
+    if let Some(t) = ts {
+        let _ = write!(out, "\"interval\" : {}.{:09}, ", t.as_secs(), t.subsec_nanos());
+    }
+    if let Some(cpu) = r.cpu {
+        let _ = write!(out, "\"cpu\" : \"{cpu}\", ");
+    }
+    let value = match r.count {
+        Count::Value { value, .. } => {
+            format!("{:.6}", if r.clock { value as f64 / 1e6 } else { value as f64 })
+        }
+        other => not_value(&other).to_owned(),
+    };
+    let unit = if r.clock { "msec" } else { "" };
+    let _ = write!(
+        out,
+        "\"counter-value\" : {}, \"unit\" : {}, \"event\" : {}, ",
+        text(&value),
+        text(unit),
+        text(&r.name)
+    );
+    if r.noise != 0.0 {
+        let _ = write!(out, "\"variance\" : {:.2}, ", r.noise);
+    }
+    let (runtime, pct) = match r.count {
+        Count::Value { enabled, running, .. } if enabled != 0 && enabled != running => {
+            (running, 100.0 * running as f64 / enabled as f64)
+        }
+        Count::Value { running, .. } => (running, 100.0),
+        _ => (0, 100.0),
+    };
+    let (mv, mu) = metric.map_or((0.0, ""), |m| (m.value, m.unit.as_str()));
+    let _ = writeln!(
+        out,
+        "\"event-runtime\" : {runtime}, \"pcnt-running\" : {pct:.2}, \"metric-value\" : {mv:.6}, \"metric-unit\" : {}}}",
+        text(mu)
+    );
 }
 
 fn not_value(c: &Count) -> &'static str {
@@ -959,7 +992,10 @@ mod tests {
             row("branches", v(1000)),
             row("branch-misses", v(10)),
         ];
-        let m = |i: usize| metric(&rows[i], &rows, Duration::from_secs(1)).unwrap();
+        let m = |i: usize| {
+            let m = metric(&rows[i], &rows, Duration::from_secs(1)).unwrap();
+            (m.shown, m.unit)
+        };
         assert_eq!(m(1), ("   3.000".into(), "GHz".into()));
         assert_eq!(m(2), ("   2.00 ".into(), "insn per cycle".into()));
         assert_eq!(m(4), ("   1.00%".into(), "of all branches".into()));

@@ -463,3 +463,56 @@ fn doctor_lists_the_events_that_count_as_perf_does() {
         assert_eq!(ours, perf_counts, "{name}: ftr {} vs perf {perf:?}", events[name]);
     }
 }
+
+#[test]
+fn json_lines_have_perfs_layout() {
+    if !counting_allowed() {
+        return;
+    }
+    let Some(perf) = perf() else { return };
+    // Numbers differ run to run: compare the lines with every number masked
+    // (and the K/M of a rate). perf 6.1 prints "(null)" as the unit of an
+    // event without a metric; ftr prints "" as perf does for unsupported ones.
+    let mask = |text: &str| -> Vec<String> {
+        let mut lines = Vec::new();
+        for l in text.lines().filter(|l| l.starts_with('{')) {
+            let mut m = String::new();
+            let mut in_number = false;
+            for c in l
+                .replace("\"(null)\"", "\"\"")
+                .replace("K/sec", "/sec")
+                .replace("M/sec", "/sec")
+                .chars()
+            {
+                if c.is_ascii_digit() || (in_number && c == '.') {
+                    if !in_number {
+                        m.push('N');
+                    }
+                    in_number = true;
+                } else {
+                    in_number = false;
+                    m.push(c);
+                }
+            }
+            lines.push(m);
+        }
+        lines
+    };
+    let args = [
+        "-j",
+        "-e",
+        "task-clock,page-faults,cycles,sched:sched_process_exec",
+        "true",
+    ];
+    let ours = run_ftr(&[&["stat"][..], &args[..]].concat());
+    let theirs = { perf }.arg("stat").args(args).output().unwrap();
+    let (a, b) = (
+        mask(&String::from_utf8_lossy(&ours.stderr)),
+        mask(&String::from_utf8_lossy(&theirs.stderr)),
+    );
+    assert_eq!(a.len(), 4, "{a:#?}");
+    assert_eq!(a, b);
+    for l in String::from_utf8_lossy(&ours.stderr).lines() {
+        serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+    }
+}
