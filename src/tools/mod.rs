@@ -11,6 +11,7 @@ pub mod cpudist;
 pub mod doctor;
 pub mod list;
 pub mod record;
+mod record_date;
 pub mod report;
 pub mod runqlat;
 pub mod runqslower;

@@ -33,6 +33,16 @@ pub struct Args {
     /// Use trace clock CLOCK (local, global, mono, ...).
     #[arg(short = 'C', long, value_name = "CLOCK")]
     pub clock: Option<String>,
+    /// Record only the events of process PID (set_event_pid); repeatable.
+    #[arg(short = 'P', value_name = "PID")]
+    pub pids: Vec<i32>,
+    /// Record only the events of CMD and the tasks it forks.
+    #[arg(short = 'F')]
+    pub only_command: bool,
+    /// Store the offset from the trace clock to the wall clock, so reports
+    /// print dates (seconds since the epoch) instead of the trace clock.
+    #[arg(long)]
+    pub date: bool,
     /// Write to FILE instead of trace.dat.
     #[arg(short = 'o', long, value_name = "FILE", default_value = "trace.dat")]
     pub output: PathBuf,
@@ -161,6 +171,15 @@ fn record(
     // bounds the delay.
     instance.set_buffer_percent(50)?;
     let layout = instance.page_layout()?;
+    if args.only_command && args.command.is_empty() {
+        bail!("-F records only the command's events: give a command");
+    }
+    if !args.pids.is_empty() {
+        if args.only_command {
+            bail!("-P and -F do not go together: -F already limits the recording to the command");
+        }
+        set_pids(instance, &args.pids)?;
+    }
     for ev in events {
         if let Some(f) = event_filter(ev, args.filter.as_deref(), std::process::id()) {
             instance
@@ -169,6 +188,16 @@ fn record(
         }
     }
     let mut reader = RingReader::open(instance, layout)?;
+    let date = if args.date {
+        Some(super::record_date::date_offset(
+            t,
+            instance,
+            &mut reader,
+            &layout,
+        )?)
+    } else {
+        None
+    };
     let cpus: Vec<u32> = reader.cpus().collect();
     let mut spools = Vec::new();
     for &cpu in &cpus {
@@ -190,6 +219,7 @@ fn record(
         &layout,
         &cpus,
         &mut spools,
+        date.as_deref(),
     );
     for s in &spools {
         let _ = std::fs::remove_file(&s.path);
@@ -208,7 +238,19 @@ fn record_into(
     layout: &PageLayout,
     cpus: &[u32],
     spools: &mut [Spool],
+    date: Option<&str>,
 ) -> Result<ExitCode> {
+    // -F: the command is held before exec and its pid set before any event
+    // is enabled, so nothing of ftr's own fork is recorded.
+    let mut held = None;
+    if args.only_command {
+        let w = ftr_pmu::Workload::prepare(&args.command, crate::pipeline::stop::Stop::unblock_in_child)?;
+        set_pids(instance, &[w.pid()])?;
+        instance
+            .set_option("event-fork", true)
+            .context("following the command's children (options/event-fork)")?;
+        held = Some(w);
+    }
     instance.set_tracing_on(true)?;
     for ev in events {
         instance
@@ -223,11 +265,16 @@ fn record_into(
     };
     let mut child = None;
     if let Some((prog, rest)) = args.command.split_first() {
-        let mut cmd = std::process::Command::new(prog);
-        cmd.args(rest);
-        child = Some(
-            crate::sys::spawn_with_signals_unblocked(&mut cmd).with_context(|| format!("running {prog}"))?,
-        );
+        if let Some(w) = held {
+            child = Some(w.start()?);
+        } else {
+            let mut cmd = std::process::Command::new(prog);
+            cmd.args(rest);
+            child = Some(
+                crate::sys::spawn_with_signals_unblocked(&mut cmd)
+                    .with_context(|| format!("running {prog}"))?,
+            );
+        }
         eprintln!("Tracing {shown} while {prog} runs. Hit Ctrl-C to end.");
     } else {
         eprintln!("Tracing {shown}. Hit Ctrl-C to end.");
@@ -260,7 +307,10 @@ fn record_into(
             let stop_threads = &stop_threads;
             handles.push(scope.spawn(move || ftr_tracefs::splice_ring(&src, &file, page_size, stop_threads)));
         }
+        let mut status_line =
+            StatusLine::new(instance, cpus, spools.iter().map(|s| s.path.clone()).collect());
         loop {
+            status_line.tick();
             if let Some(c) = &mut child {
                 if let Some(st) = c.try_wait()? {
                     status = Some(st);
@@ -276,6 +326,7 @@ fn record_into(
             )];
             let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(50u16));
         }
+        status_line.clear();
         instance.set_tracing_on(false)?;
         stop_threads.store(true, std::sync::atomic::Ordering::Release);
         Ok(handles
@@ -298,7 +349,10 @@ fn record_into(
     }
     let stats: Vec<_> = cpus.iter().map(|&c| (c, instance.cpu_stats(c).ok())).collect();
 
-    let cfg = writer_config(t, instance, events, layout, cpus)?;
+    let mut cfg = writer_config(t, instance, events, layout, cpus)?;
+    if let Some(d) = date {
+        cfg.options.insert(0, text_option(option_id::DATE, d));
+    }
     let out = File::create(&args.output).with_context(|| format!("creating {}", args.output.display()))?;
     let mut w = Writer::start(BufWriter::new(out), &cfg).context("writing the trace.dat header")?;
     for (i, &cpu) in cpus.iter().enumerate() {
@@ -328,6 +382,75 @@ fn record_into(
         Some(st) if !st.success() => ExitCode::from(st.code().unwrap_or(1).clamp(1, 255) as u8),
         _ => ExitCode::SUCCESS,
     })
+}
+
+/// `-P`: only these pids' events; a kernel without set_event_pid (before
+/// 4.4) is told apart from a refusal.
+fn set_pids(instance: &Instance, pids: &[i32]) -> Result<()> {
+    if !instance.dir().join("set_event_pid").exists() {
+        bail!("this kernel has no set_event_pid (added in 4.4): filter with -f 'common_pid == PID' instead");
+    }
+    instance
+        .set_event_pids(pids)
+        .with_context(|| format!("limiting the recording to pid {pids:?}"))
+}
+
+/// The live status line on a terminal: events, bytes, losses, once a second.
+struct StatusLine<'a> {
+    instance: &'a Instance,
+    cpus: &'a [u32],
+    spools: Vec<PathBuf>,
+    on: bool,
+    started: std::time::Instant,
+    next: std::time::Instant,
+}
+
+impl<'a> StatusLine<'a> {
+    fn new(instance: &'a Instance, cpus: &'a [u32], spools: Vec<PathBuf>) -> StatusLine<'a> {
+        use std::io::IsTerminal;
+        let now = std::time::Instant::now();
+        StatusLine {
+            instance,
+            cpus,
+            spools,
+            on: std::io::stderr().is_terminal(),
+            started: now,
+            next: now + std::time::Duration::from_secs(1),
+        }
+    }
+
+    fn tick(&mut self) {
+        let now = std::time::Instant::now();
+        if !self.on || now < self.next {
+            return;
+        }
+        self.next = now + std::time::Duration::from_secs(1);
+        let (mut events, mut lost) = (0u64, 0u64);
+        for &c in self.cpus {
+            if let Ok(s) = self.instance.cpu_stats(c) {
+                events += s.read_events + s.entries;
+                lost += s.overrun + s.dropped_events;
+            }
+        }
+        let bytes: u64 = self
+            .spools
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        let secs = (now - self.started).as_secs_f64().max(1e-3);
+        eprint!(
+            "\r\x1b[K{events} events ({:.0}/s), {:.1} MB spooled, {lost} lost",
+            events as f64 / secs,
+            bytes as f64 / 1e6
+        );
+    }
+
+    fn clear(&self) {
+        if self.on && std::time::Instant::now() >= self.started + std::time::Duration::from_secs(1) {
+            eprint!("\r\x1b[K");
+        }
+    }
 }
 
 fn read(p: &Path) -> Result<String> {

@@ -351,3 +351,192 @@ fn record_errors_are_one_line_and_leave_nothing() {
     assert!(!dir.join("x.dat.cpu0").exists());
     let _ = t;
 }
+
+/// The pids of the lines of a report (`comm-PID [cpu] ...`).
+fn report_pids(report: &str) -> Vec<i32> {
+    report
+        .lines()
+        .filter_map(|l| {
+            let head = l.split(" [").next()?.trim();
+            head.rsplit_once('-')?.1.parse().ok()
+        })
+        .collect()
+}
+
+#[test]
+fn record_f_keeps_only_the_command_and_its_children() {
+    let Some(t) = live_tracing() else { return };
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("recF-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("f.dat");
+    // Other processes exec while the command runs: none of theirs may be recorded.
+    let mut noise = Command::new("sh")
+        .args(["-c", "for i in $(seq 200); do /bin/true; done"])
+        .spawn()
+        .unwrap();
+    let out = run_ftr(&[
+        "record",
+        "-F",
+        "-e",
+        "sched:sched_process_exec",
+        "-e",
+        "sched:sched_process_fork",
+        "-o",
+        file.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "/bin/true; /bin/true; /bin/true",
+    ]);
+    noise.wait().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = ftr_report(&file, &[]);
+    let execs: Vec<&str> = report
+        .lines()
+        .filter(|l| l.contains("sched_process_exec:"))
+        .collect();
+    // sh itself and its three children, nothing else.
+    assert_eq!(execs.len(), 4, "{report}");
+    assert!(!report.contains("ftr-spawn"), "{report}");
+    let pids = report_pids(&report);
+    let sh = pids[0];
+    let forks: Vec<i32> = report
+        .lines()
+        .filter(|l| l.contains("sched_process_fork:"))
+        .filter_map(|l| l.rsplit("child_pid=").next()?.trim().parse().ok())
+        .collect();
+    for p in pids {
+        assert!(
+            p == sh || forks.contains(&p),
+            "pid {p} is neither sh {sh} nor its child:\n{report}"
+        );
+    }
+    let out = run_ftr(&[
+        "record",
+        "-F",
+        "-e",
+        "sched:sched_process_exec",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1);
+    assert_eq!(leftovers_of(t.root(), std::process::id()), Vec::<String>::new());
+}
+
+#[test]
+fn record_p_keeps_only_that_process() {
+    let Some(_t) = live_tracing() else { return };
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("recP-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("p.dat");
+    let mut target = Command::new("sleep").arg("0.4").spawn().unwrap();
+    let pid = target.id().to_string();
+    let out = run_ftr(&[
+        "record",
+        "-P",
+        &pid,
+        "-e",
+        "sched:sched_process_exit",
+        "-o",
+        file.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "sleep 0.6; /bin/true",
+    ]);
+    target.wait().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = ftr_report(&file, &[]);
+    let exits: Vec<&str> = report
+        .lines()
+        .filter(|l| l.contains("sched_process_exit:"))
+        .collect();
+    assert_eq!(exits.len(), 1, "only the -P process exits are kept:\n{report}");
+    assert!(exits[0].contains(&format!("pid={pid} ")), "{report}");
+}
+
+#[test]
+fn record_date_stamps_wall_clock_time_that_trace_cmd_reads() {
+    let Some(_t) = live_tracing() else { return };
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("recD-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("d.dat");
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    let before = now();
+    let out = run_ftr(&[
+        "record",
+        "--date",
+        "-F",
+        "-e",
+        "sched:sched_process_exec",
+        "-o",
+        file.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "/bin/true",
+    ]);
+    let after = now();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ours = ftr_report(&file, &[]);
+    let stamps: Vec<f64> = ours
+        .lines()
+        .filter(|l| l.contains("sched_process_exec:"))
+        .filter_map(|l| l.split("] ").nth(1)?.split(':').next()?.trim().parse().ok())
+        .collect();
+    assert_eq!(stamps.len(), 2, "{ours}");
+    for s in stamps {
+        assert!(
+            before <= s && s <= after,
+            "{s} not within [{before}, {after}]:\n{ours}"
+        );
+    }
+    if let Some(theirs) = trace_cmd_report(&file) {
+        assert_identical("ftr record --date", &theirs, &ours);
+    }
+}
+
+#[test]
+fn record_shows_a_live_status_line_on_a_terminal() {
+    let Some(_t) = live_tracing() else { return };
+    let Ok(_) = Command::new("script").arg("--version").output() else {
+        eprintln!("SKIPPED: script(1) is not installed to give ftr a terminal");
+        return;
+    };
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("recS-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("s.dat");
+    let cmd = format!(
+        "{} record -e sched:sched_switch -o {} -- sleep 2.5",
+        env!("CARGO_BIN_EXE_ftr"),
+        file.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(" events (") && text.contains("MB spooled") && text.contains(" lost"),
+        "{text}"
+    );
+    // Not on a pipe: the run above through run_ftr never prints it.
+    let piped = run_ftr(&[
+        "record",
+        "-e",
+        "sched:sched_switch",
+        "-o",
+        file.to_str().unwrap(),
+        "--",
+        "sleep",
+        "1.2",
+    ]);
+    assert!(!String::from_utf8_lossy(&piped.stderr).contains("spooled"));
+}

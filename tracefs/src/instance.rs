@@ -255,6 +255,32 @@ impl Instance {
         })
     }
 
+    /// Empties the buffer (every CPU) and zeroes its per-CPU statistics,
+    /// as opening `trace` with O_TRUNC does.
+    pub fn clear(&self) -> Result<()> {
+        let path = self.dir.join("trace");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&path)
+            .map(drop)
+            .map_err(|source| Error::Write {
+                path,
+                value: String::new(),
+                detail: String::new(),
+                source,
+            })
+    }
+
+    /// Keeps only the events of these pids (`set_event_pid`, 4.4+; empty:
+    /// all). NotFound-kind error on kernels without the file.
+    pub fn set_event_pids(&self, pids: &[i32]) -> Result<()> {
+        let list: Vec<String> = pids.iter().map(i32::to_string).collect();
+        self.set(Path::new("set_event_pid"), &list.join(" "), |old| {
+            Some(old.split_whitespace().collect::<Vec<_>>().join(" "))
+        })
+    }
+
     /// Sets `max_graph_depth` (0: unlimited) for function_graph.
     pub fn set_max_graph_depth(&self, depth: u32) -> Result<()> {
         self.set(Path::new("max_graph_depth"), &depth.to_string(), |old| {
