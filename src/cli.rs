@@ -55,6 +55,18 @@ pub enum Command {
     Record(crate::tools::record::Args),
     /// Print a trace.dat like trace-cmd report.
     Report(crate::tools::report::Args),
+    /// Start tracing into a kept instance and return (trace-cmd start).
+    Start(crate::tools::kept::StartArgs),
+    /// Pause a kept instance's recording (trace-cmd stop).
+    Stop(crate::tools::kept::Name),
+    /// Resume a kept instance's recording (trace-cmd restart).
+    Restart(crate::tools::kept::Name),
+    /// Write what a kept instance holds into a trace.dat (trace-cmd extract).
+    Extract(crate::tools::kept::ExtractArgs),
+    /// Disable and remove kept instances (trace-cmd reset).
+    Reset(crate::tools::kept::ResetArgs),
+    /// Print a kept instance's trace buffer as text (trace-cmd show).
+    Show(crate::tools::kept::Name),
 }
 
 /// Parses the process arguments (exits with clap's message and code 2 on

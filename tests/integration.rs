@@ -10,6 +10,7 @@ mod suite {
     pub mod doctor;
     pub mod guest;
     pub mod instance;
+    pub mod kept;
     pub mod list;
     pub mod release;
     pub mod sched;

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod common;
 pub mod cpudist;
 pub mod doctor;
+pub mod kept;
 pub mod list;
 pub mod record;
 mod record_date;
@@ -84,5 +85,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Stat(a) => stat::run(&g, a),
         Command::Record(a) => record::run(&g, a),
         Command::Report(a) => report::run(&g, a),
+        Command::Start(a) => kept::start(&g, a),
+        Command::Stop(a) => kept::stop(&g, a),
+        Command::Restart(a) => kept::restart(&g, a),
+        Command::Extract(a) => kept::extract(&g, a),
+        Command::Reset(a) => kept::reset(&g, a),
+        Command::Show(a) => kept::show(&g, a),
     }
 }

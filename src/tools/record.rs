@@ -21,6 +21,27 @@ use std::process::ExitCode;
     after_help = "EXAMPLES:\n    ftr record -e sched:sched_switch -- make -j4   # while a command runs\n    ftr record -e sched -e irq -o irq.dat          # until Ctrl-C\n    ftr record -e block -f 'nr_sector > 8' -b 8192  # filtered, 8 MB per CPU"
 )]
 pub struct Args {
+    /// What to record and how.
+    #[command(flatten)]
+    pub buffer: BufferArgs,
+    /// Record only the events of CMD and the tasks it forks.
+    #[arg(short = 'F')]
+    pub only_command: bool,
+    /// Store the offset from the trace clock to the wall clock, so reports
+    /// print dates (seconds since the epoch) instead of the trace clock.
+    #[arg(long)]
+    pub date: bool,
+    /// Write to FILE instead of trace.dat.
+    #[arg(short = 'o', long, value_name = "FILE", default_value = "trace.dat")]
+    pub output: PathBuf,
+    /// Run CMD and stop when it exits (else record until Ctrl-C).
+    #[arg(trailing_var_arg = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// The events and buffer settings `ftr record` and `ftr start` share.
+#[derive(Debug, clap::Args)]
+pub struct BufferArgs {
     /// Record EVENT: SYS:EVENT, SYS (all of it) or all; repeatable.
     #[arg(short = 'e', long = "event", value_name = "EVENT", required = true)]
     pub events: Vec<String>,
@@ -36,19 +57,35 @@ pub struct Args {
     /// Record only the events of process PID (set_event_pid); repeatable.
     #[arg(short = 'P', value_name = "PID")]
     pub pids: Vec<i32>,
-    /// Record only the events of CMD and the tasks it forks.
-    #[arg(short = 'F')]
-    pub only_command: bool,
-    /// Store the offset from the trace clock to the wall clock, so reports
-    /// print dates (seconds since the epoch) instead of the trace clock.
-    #[arg(long)]
-    pub date: bool,
-    /// Write to FILE instead of trace.dat.
-    #[arg(short = 'o', long, value_name = "FILE", default_value = "trace.dat")]
-    pub output: PathBuf,
-    /// Run CMD and stop when it exits (else record until Ctrl-C).
-    #[arg(trailing_var_arg = true, value_name = "CMD")]
-    pub command: Vec<String>,
+}
+
+impl BufferArgs {
+    /// The events the `-e` specs name on this kernel.
+    pub(super) fn events(&self, t: &TracingDir) -> Result<Vec<EventName>> {
+        resolve(&list_events(t)?, &self.events)
+    }
+
+    /// Applies buffer size, clock, filters and pids to `instance` (events
+    /// are enabled later, when the reader is ready).
+    pub(super) fn apply(&self, instance: &Instance, events: &[EventName]) -> Result<()> {
+        if let Some(kb) = self.buffer_kb {
+            instance.set_buffer_size_kb(kb)?;
+        }
+        if let Some(c) = &self.clock {
+            instance.set_clock(c)?;
+        }
+        for ev in events {
+            if let Some(f) = event_filter(ev, self.filter.as_deref(), std::process::id()) {
+                instance
+                    .set_event_filter(&ev.system, &ev.name, &f)
+                    .with_context(|| format!("setting the filter of {ev}"))?;
+            }
+        }
+        if !self.pids.is_empty() {
+            set_pids(instance, &self.pids)?;
+        }
+        Ok(())
+    }
 }
 
 fn resolve(all: &[EventName], specs: &[String]) -> Result<Vec<EventName>> {
@@ -124,7 +161,8 @@ fn raw_page(page: &Page<'_>, l: &PageLayout, buf: &mut Vec<u8>) {
     buf[l.data_offset..l.data_offset + data.len()].copy_from_slice(data);
 }
 
-struct Spool {
+/// One CPU's pages, spooled next to the output until the file is written.
+pub(super) struct Spool {
     path: PathBuf,
     file: BufWriter<File>,
     pages: u64,
@@ -140,8 +178,7 @@ fn spool_path(out: &Path, cpu: u32) -> PathBuf {
 pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     let stop = Stop::install()?;
     let t = g.tracing_for_writing()?;
-    let all = list_events(&t)?;
-    let events = resolve(&all, &args.events)?;
+    let events = args.buffer.events(&t)?;
     let (instance, note) = Instance::create_or_top_level(&t).context("setting up a trace buffer")?;
     if let Some(n) = note {
         eprintln!("ftr: {n}");
@@ -160,34 +197,21 @@ fn record(
     args: &Args,
     stop: &Stop,
 ) -> Result<ExitCode> {
-    if let Some(kb) = args.buffer_kb {
-        instance.set_buffer_size_kb(kb)?;
+    if args.only_command && args.command.is_empty() {
+        bail!("-F records only the command's events: give a command");
     }
-    if let Some(c) = &args.clock {
-        instance.set_clock(c)?;
+    if args.only_command && !args.buffer.pids.is_empty() {
+        bail!("-P and -F do not go together: -F already limits the recording to the command");
     }
+    args.buffer.apply(instance, events)?;
     // Wake when half a buffer is full, so pages are read full (a read
     // takes the reader page even when partly filled); a timed drain below
     // bounds the delay.
     instance.set_buffer_percent(50)?;
     let layout = instance.page_layout()?;
-    if args.only_command && args.command.is_empty() {
-        bail!("-F records only the command's events: give a command");
-    }
-    if !args.pids.is_empty() {
-        if args.only_command {
-            bail!("-P and -F do not go together: -F already limits the recording to the command");
-        }
-        set_pids(instance, &args.pids)?;
-    }
-    for ev in events {
-        if let Some(f) = event_filter(ev, args.filter.as_deref(), std::process::id()) {
-            instance
-                .set_event_filter(&ev.system, &ev.name, &f)
-                .with_context(|| format!("setting the filter of {ev}"))?;
-        }
-    }
     let mut reader = RingReader::open(instance, layout)?;
+    let cpus: Vec<u32> = reader.cpus().collect();
+    let mut spools = open_spools(&args.output, &cpus)?;
     let date = if args.date {
         Some(super::record_date::date_offset(
             t,
@@ -198,17 +222,6 @@ fn record(
     } else {
         None
     };
-    let cpus: Vec<u32> = reader.cpus().collect();
-    let mut spools = Vec::new();
-    for &cpu in &cpus {
-        let path = spool_path(&args.output, cpu);
-        let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-        spools.push(Spool {
-            path,
-            file: BufWriter::new(file),
-            pages: 0,
-        });
-    }
     let result = record_into(
         t,
         instance,
@@ -221,10 +234,57 @@ fn record(
         &mut spools,
         date.as_deref(),
     );
-    for s in &spools {
-        let _ = std::fs::remove_file(&s.path);
-    }
     result
+}
+
+/// Creates `OUTPUT.cpuN` for every CPU (removed when the spools drop).
+pub(super) fn open_spools(output: &Path, cpus: &[u32]) -> Result<Vec<Spool>> {
+    let mut spools = Vec::new();
+    for &cpu in cpus {
+        let path = spool_path(output, cpu);
+        let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        spools.push(Spool {
+            path,
+            file: BufWriter::new(file),
+            pages: 0,
+        });
+    }
+    Ok(spools)
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Reads every CPU's buffer until it is empty, appending each sub-buffer
+/// to its CPU's spool.
+pub(super) fn drain_to_spools(
+    reader: &mut RingReader,
+    layout: &PageLayout,
+    cpus: &[u32],
+    spools: &mut [Spool],
+) -> Result<()> {
+    let mut page_buf = Vec::new();
+    let mut io_err: Option<std::io::Error> = None;
+    loop {
+        let s = reader.drain(|cpu, page| {
+            raw_page(page, layout, &mut page_buf);
+            if let Some(i) = cpus.iter().position(|&c| c == cpu) {
+                if let Err(e) = spools[i].file.write_all(&page_buf) {
+                    io_err.get_or_insert(e);
+                }
+                spools[i].pages += 1;
+            }
+        })?;
+        if let Some(e) = io_err {
+            return Err(e).context("writing the CPU spool files");
+        }
+        if s.pages == 0 {
+            return Ok(());
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -279,21 +339,7 @@ fn record_into(
     } else {
         eprintln!("Tracing {shown}. Hit Ctrl-C to end.");
     }
-    let mut page_buf = Vec::new();
     let mut status = None;
-    let mut io_err: Option<std::io::Error> = None;
-    let mut drain = |reader: &mut RingReader, spools: &mut [Spool]| -> Result<u64> {
-        let s = reader.drain(|cpu, page| {
-            raw_page(page, layout, &mut page_buf);
-            if let Some(i) = cpus.iter().position(|&c| c == cpu) {
-                if let Err(e) = spools[i].file.write_all(&page_buf) {
-                    io_err.get_or_insert(e);
-                }
-                spools[i].pages += 1;
-            }
-        })?;
-        Ok(s.pages)
-    };
     // One splicing thread per CPU, as trace-cmd runs one recorder per CPU:
     // a single reader that empties CPUs in turn lets one overrun while it
     // is busy with another.
@@ -343,17 +389,33 @@ fn record_into(
     }
     // The partly filled pages splice leaves: read until empty, so nothing
     // recorded stays behind in the kernel.
-    while drain(reader, spools)? > 0 {}
-    if let Some(e) = io_err {
-        return Err(e).context("writing the CPU spool files");
-    }
-    let stats: Vec<_> = cpus.iter().map(|&c| (c, instance.cpu_stats(c).ok())).collect();
+    drain_to_spools(reader, layout, cpus, spools)?;
+    write_file(t, instance, events, layout, cpus, spools, &args.output, date)?;
+    Ok(match status {
+        Some(st) if !st.success() => ExitCode::from(st.code().unwrap_or(1).clamp(1, 255) as u8),
+        _ => ExitCode::SUCCESS,
+    })
+}
 
+/// Writes the trace.dat from the spools, then prints the per-CPU
+/// statistics (read before writing, so they describe the recording).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn write_file(
+    t: &TracingDir,
+    instance: &Instance,
+    events: &[EventName],
+    layout: &PageLayout,
+    cpus: &[u32],
+    spools: &mut [Spool],
+    output: &Path,
+    date: Option<&str>,
+) -> Result<()> {
+    let stats: Vec<_> = cpus.iter().map(|&c| (c, instance.cpu_stats(c).ok())).collect();
     let mut cfg = writer_config(t, instance, events, layout, cpus)?;
     if let Some(d) = date {
         cfg.options.insert(0, text_option(option_id::DATE, d));
     }
-    let out = File::create(&args.output).with_context(|| format!("creating {}", args.output.display()))?;
+    let out = File::create(output).with_context(|| format!("creating {}", output.display()))?;
     let mut w = Writer::start(BufWriter::new(out), &cfg).context("writing the trace.dat header")?;
     for (i, &cpu) in cpus.iter().enumerate() {
         spools[i].file.flush()?;
@@ -377,11 +439,8 @@ fn record_into(
             None => eprintln!("CPU{cpu}: {pages} pages"),
         }
     }
-    eprintln!("ftr: wrote {} ({total} events)", args.output.display());
-    Ok(match status {
-        Some(st) if !st.success() => ExitCode::from(st.code().unwrap_or(1).clamp(1, 255) as u8),
-        _ => ExitCode::SUCCESS,
-    })
+    eprintln!("ftr: wrote {} ({total} events)", output.display());
+    Ok(())
 }
 
 /// `-P`: only these pids' events; a kernel without set_event_pid (before

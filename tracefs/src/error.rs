@@ -91,6 +91,14 @@ pub enum Error {
         /// The events directory that was searched.
         dir: PathBuf,
     },
+    /// `ftr start` never created this kept instance (or it was reset).
+    #[error("no kept instance {name} in {dir}")]
+    NoKeptInstance {
+        /// The instance name asked for (without the prefix).
+        name: String,
+        /// The instances directory.
+        dir: PathBuf,
+    },
     /// A format or header file that does not parse.
     #[error("could not parse {path}")]
     Format {
@@ -122,7 +130,7 @@ impl Error {
             Error::UnsafeValue { .. } | Error::Format { .. } | Error::Page { .. } => {
                 return ErrorKind::InvalidInput
             }
-            Error::NoSuchEvent { .. } => return ErrorKind::NotFound,
+            Error::NoSuchEvent { .. } | Error::NoKeptInstance { .. } => return ErrorKind::NotFound,
             Error::Write { source, .. }
             | Error::Read { source, .. }
             | Error::CreateInstance { source, .. }

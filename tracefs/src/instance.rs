@@ -26,6 +26,27 @@ pub struct Instance {
     guard: Guard,
 }
 
+/// Prefix of the instances `ftr start` leaves running on purpose. They are
+/// not `ftr-PID-N`, so reclaiming never removes them; `ftr reset` does.
+pub const KEPT_PREFIX: &str = "ftr-keep-";
+
+fn kept_dir(tracing: &TracingDir, name: &str) -> Result<PathBuf> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.')
+        && !name.starts_with('.');
+    if !ok {
+        return Err(Error::UnsafeValue {
+            path: tracing.path("instances"),
+            value: name.to_owned(),
+            why: "an instance name is 1-64 letters, digits, '_', '-' or '.'",
+        });
+    }
+    Ok(tracing.path("instances").join(format!("{KEPT_PREFIX}{name}")))
+}
+
 /// The function tracers' filter files of a buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FunctionFilter {
@@ -128,6 +149,66 @@ impl Instance {
             name: Some(name),
             guard,
         })
+    }
+
+    /// Creates `instances/ftr-keep-NAME` for `ftr start`: removed on drop
+    /// (a failed setup leaves nothing) until [`Instance::keep`] says
+    /// otherwise. EEXIST when a kept instance of that name exists.
+    pub fn create_kept(tracing: &TracingDir, name: &str) -> Result<Instance> {
+        let dir = kept_dir(tracing, name)?;
+        let guard = Guard::new();
+        guard.record(Undo::RemoveInstance(dir.clone()));
+        if let Err(source) = std::fs::create_dir(&dir) {
+            guard.forget(&Undo::RemoveInstance(dir.clone()));
+            return Err(Error::CreateInstance { path: dir, source });
+        }
+        Ok(Instance {
+            name: Some(format!("{KEPT_PREFIX}{name}")),
+            dir,
+            guard,
+        })
+    }
+
+    /// Opens an existing kept instance (never removed on drop; see
+    /// [`Instance::remove_kept`]).
+    pub fn open_kept(tracing: &TracingDir, name: &str) -> Result<Instance> {
+        let dir = kept_dir(tracing, name)?;
+        if !dir.is_dir() {
+            return Err(Error::NoKeptInstance {
+                name: name.to_owned(),
+                dir: tracing.path("instances"),
+            });
+        }
+        Ok(Instance {
+            name: Some(format!("{KEPT_PREFIX}{name}")),
+            dir,
+            guard: Guard::new(),
+        })
+    }
+
+    /// Leaves this instance in place when it drops (`ftr start`).
+    pub fn keep(self) {
+        self.guard.forget(&Undo::RemoveInstance(self.dir.clone()));
+    }
+
+    /// Disables and removes the kept instance NAME.
+    pub fn remove_kept(tracing: &TracingDir, name: &str) -> Result<()> {
+        let dir = Instance::open_kept(tracing, name)?.dir;
+        let guard = Guard::new();
+        guard.record(Undo::RemoveInstance(dir));
+        guard.undo().map_err(|mut e| e.remove(0))
+    }
+
+    /// The names of the kept instances (without the prefix), sorted.
+    pub fn kept_names(tracing: &TracingDir) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(tracing.path("instances"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| Some(e.file_name().to_str()?.strip_prefix(KEPT_PREFIX)?.to_owned()))
+            .collect();
+        v.sort();
+        v
     }
 
     /// The top-level buffer. Changes made through it are undone on drop.

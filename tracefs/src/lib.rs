@@ -55,7 +55,9 @@ pub use guard::{
     group_owner, instance_owner, parse_probe_line, reclaim_stale, run_guarded, undo_all, Guard, Undo,
     GROUP_PREFIX, INSTANCE_PREFIX,
 };
-pub use instance::{filter_patterns, parse_cpu_stats, selected_choice, CpuStats, FunctionFilter, Instance};
+pub use instance::{
+    filter_patterns, parse_cpu_stats, selected_choice, CpuStats, FunctionFilter, Instance, KEPT_PREFIX,
+};
 pub use locate::{
     choose_from_mounts, parse_mounts, Located, MountEntry, TracingDir, DEBUGFS_PATH, TRACEFS_PATH,
 };
