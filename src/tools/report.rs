@@ -5,6 +5,7 @@
 
 use super::Global;
 use anyhow::{bail, Context, Result};
+use ftr_tracefs::format::filter::{EventTest, RecordContext, ReportFilter};
 use ftr_tracefs::format::printfmt::{Ctx, EventPrinter, Symbols};
 use ftr_tracefs::format::{FieldRef, Formats};
 use ftr_tracefs::ring::{Events, Missed, PageLayout, Pages};
@@ -35,6 +36,10 @@ pub struct Args {
     /// Print raw field values instead of the formatted text.
     #[arg(short = 'R', long)]
     pub raw: bool,
+    /// Show only events matching FILTER (`EVENTS[:EXPR]`, libtraceevent's
+    /// syntax, e.g. 'sched_switch: prev_pid == 1'); repeatable, any may match.
+    #[arg(short = 'F', long = "filter", value_name = "FILTER")]
+    pub filters: Vec<String>,
 }
 
 /// Counts of what the report could not render like trace-cmd.
@@ -125,6 +130,10 @@ struct TypePrinter {
     printer: EventPrinter,
     pid: Option<FieldRef>,
     name: String,
+    /// What `-F` asks of this event's records.
+    test: EventTest,
+    /// A kernel or user stack event, shown after a shown event of its CPU.
+    stack: bool,
 }
 
 /// Everything needed to print the events of one file.
@@ -146,6 +155,10 @@ pub struct Printer {
     ts_offset: i64,
     raw: bool,
     line: String,
+    /// `-F`, empty when not given.
+    filter: ReportFilter,
+    /// Per CPU: whether its last record was shown (stack events follow it).
+    last_shown: Vec<bool>,
     /// What could not be rendered like trace-cmd.
     pub stats: ReportStats,
 }
@@ -207,6 +220,8 @@ impl Printer {
             ts_offset: t.ts_offset(),
             raw,
             line: String::with_capacity(FLUSH_AT + 4096),
+            filter: ReportFilter::default(),
+            last_shown: Vec::new(),
             stats: ReportStats::default(),
         })
     }
@@ -248,6 +263,9 @@ impl Printer {
                 printer: EventPrinter::new(schema),
                 pid: schema.common_pid(),
                 name: schema.name.clone(),
+                test: self.filter.for_event(schema),
+                stack: schema.system == "ftrace"
+                    && matches!(schema.name.as_str(), "kernel_stack" | "user_stack"),
             });
         }
         let Printer {
@@ -262,6 +280,26 @@ impl Printer {
             return Ok(());
         };
         let pid = tp.pid.and_then(|f| f.i64(data, self.endian)).unwrap_or(-1) as i32;
+        if !self.filter.is_empty() {
+            let c = cpu as usize;
+            if self.last_shown.len() <= c {
+                self.last_shown.resize(c + 1, false);
+            }
+            // trace-cmd shows a stack trace after a shown event of its CPU.
+            let shown = (tp.stack && self.last_shown[c])
+                || tp.test.matches(&RecordContext {
+                    data,
+                    endian: self.endian,
+                    cpu,
+                    comm: comms
+                        .get(&pid)
+                        .and_then(|p| Some(p.rsplit_once('-')?.0.trim_start())),
+                });
+            self.last_shown[c] = shown && !tp.stack;
+            if !shown {
+                return Ok(());
+            }
+        }
         let ts = ts.wrapping_add(self.ts_offset as u64);
         let name = tp.name.as_str();
         let start = line.len();
@@ -324,6 +362,12 @@ impl Printer {
             self.flush(out)?;
         }
         Ok(())
+    }
+
+    /// Shows only the records `filter` passes (`-F`).
+    pub fn set_filter(&mut self, filter: ReportFilter) {
+        self.filter = filter;
+        self.printers.clear();
     }
 
     /// Writes out the lines [`Printer::write_event`] has collected.
@@ -418,6 +462,18 @@ fn report(_g: &Global, args: &Args, t: &TraceDat<'_>, out: &mut dyn Write) -> Re
         }
         return Ok(ReportStats::default());
     }
+    // Checked before anything is printed, so a bad -F is one line.
+    let filter = if args.filters.is_empty() {
+        None
+    } else {
+        let filter = ReportFilter::parse(&args.filters)?;
+        let (formats, _) = t.formats();
+        let schemas: Vec<&ftr_tracefs::format::Schema> = formats.iter().collect();
+        if let Some(f) = filter.unmatched(&schemas).first() {
+            bail!("-F {f:?}: no event in {} matches", args.input.display());
+        }
+        Some(filter)
+    };
     writeln!(out, "cpus={}", t.cpus)?;
     if args.stat {
         writeln!(
@@ -444,6 +500,9 @@ fn report(_g: &Global, args: &Args, t: &TraceDat<'_>, out: &mut dyn Write) -> Re
     }
     let layout = t.layout().context("parsing header_page")?;
     let mut p = Printer::new(t, args.raw)?;
+    if let Some(filter) = filter {
+        p.set_filter(filter);
+    }
     p.write_all(out, t, &layout, args.cpu)?;
     Ok(p.stats)
 }

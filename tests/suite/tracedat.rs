@@ -540,3 +540,78 @@ fn record_shows_a_live_status_line_on_a_terminal() {
     ]);
     assert!(!String::from_utf8_lossy(&piped.stderr).contains("spooled"));
 }
+
+#[test]
+fn report_filters_match_trace_cmd_report_f() {
+    let Some(_t) = live_tracing() else { return };
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("recFlt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("flt.dat");
+    let out = run_ftr(&[
+        "record",
+        "-e",
+        "sched:sched_switch",
+        "-e",
+        "sched:sched_wakeup",
+        "-e",
+        "sched:sched_process_exec",
+        "-o",
+        file.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "for i in 1 2 3; do ls / >/dev/null; done",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let filters = [
+        "sched_switch",
+        "sched_process_exec",
+        "sched_switch: prev_pid == 0",
+        "sched_switch: prev_comm =~ \"^k\" && next_pid > 10",
+        "sched: common_pid != 0",
+        "sched_wakeup,sched_switch: COMM == \"ls\"",
+        "sched/sched_w.*: target_cpu == 1 || pid < 100",
+        "sched_switch: (prev_state & 1) && !(next_pid == 0)",
+        "sched_switch: prev_pid > 100 && prev_pid < 20000",
+        "sched_switch: CPU == 1",
+    ];
+    for f in filters {
+        let ours = ftr_report(&file, &["-F", f]);
+        // trace-cmd applies -F only when it comes before -i.
+        let Ok(o) = Command::new("trace-cmd")
+            .args(["report", "-F", f, "-i"])
+            .arg(&file)
+            .output()
+        else {
+            return;
+        };
+        let theirs = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            ours.lines().count() > 1 || f.contains("prev_pid == 0"),
+            "{f}: {ours}"
+        );
+        assert_identical(&format!("-F {f}"), &theirs, &ours);
+    }
+    // Two filters: either may match.
+    let both = ftr_report(
+        &file,
+        &["-F", "sched_process_exec", "-F", "sched_switch: CPU == 1"],
+    );
+    let count = |s: &str, w: &str| s.lines().filter(|l| l.contains(w)).count();
+    assert_eq!(
+        count(&both, "sched_process_exec:"),
+        count(
+            &ftr_report(&file, &["-F", "sched_process_exec"]),
+            "sched_process_exec:"
+        )
+    );
+    for bad in [
+        "sched_switch: prev_pid ==",
+        "no_such_event",
+        "sched_switch: prev_comm =~ '('",
+    ] {
+        let out = run_ftr(&["report", "-i", file.to_str().unwrap(), "-F", bad]);
+        assert_eq!(out.status.code(), Some(1), "{bad}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1, "{bad}");
+    }
+}

@@ -44,6 +44,7 @@
 mod ctype;
 mod decode;
 mod error;
+pub mod filter;
 mod header;
 mod parser;
 pub mod printfmt;
