@@ -191,7 +191,7 @@ mod tests {
     #[test]
     fn reads_our_own_maps() {
         let m = read_maps(std::process::id()).unwrap();
-        let here = reads_our_own_maps as usize as u64;
+        let here = reads_our_own_maps as *const () as usize as u64;
         let e = find_mapping(&m, here).expect("our code is mapped");
         assert!(e.is_executable());
     }

@@ -309,7 +309,7 @@ mod tests {
 
     #[inline(never)]
     fn marker_function() -> u64 {
-        std::hint::black_box(marker_function as usize as u64)
+        std::hint::black_box(marker_function as *const () as usize as u64)
     }
 
     #[test]
