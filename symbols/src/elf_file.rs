@@ -160,6 +160,14 @@ impl ElfFile {
         None
     }
 
+    /// Every function symbol starting at `address` (aliases, identical
+    /// code folded together).
+    pub fn aliases_at(&self, address: u64) -> &[ElfSymbol] {
+        let first = self.symbols.partition_point(|s| s.address < address);
+        let end = self.symbols.partition_point(|s| s.address <= address);
+        &self.symbols[first..end]
+    }
+
     fn same_segment(&self, a: u64, b: u64) -> bool {
         self.segments
             .iter()

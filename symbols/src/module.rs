@@ -5,7 +5,7 @@
 use crate::debug_file::find_debug_file;
 use crate::demangle::demangle;
 use crate::dwarf::Dwarf;
-use crate::elf_file::ElfFile;
+use crate::elf_file::{ElfFile, ElfSymbol};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::reason::Reason;
@@ -82,6 +82,26 @@ impl Module {
         self.dwarf.is_some()
     }
 
+    /// The symbol's demangled name; among aliases at its address (folded
+    /// identical code), the one DWARF names, so that the name agrees with
+    /// the line info.
+    fn alias_named_like(&self, s: &ElfSymbol, dwarf_name: Option<&str>) -> String {
+        let best = demangle(&s.name);
+        let Some(want) = dwarf_name else { return best };
+        if best == want {
+            return best;
+        }
+        let aliases = self.elf.aliases_at(s.address);
+        if aliases.len() < 2 {
+            return best;
+        }
+        aliases
+            .iter()
+            .map(|a| demangle(&a.name))
+            .find(|n| n == want)
+            .unwrap_or(best)
+    }
+
     /// The frames at ELF virtual address `vaddr`, inlined ones first, the
     /// physical function last. `addr` (the runtime address) and
     /// `module_offset` (the file offset) are recorded in each frame.
@@ -108,7 +128,7 @@ impl Module {
                 // the offset is from the symbol's start, as BCC shows it);
                 // DWARF names it only when no symbol covers the address.
                 let (function, offset) = match symbol {
-                    Some((s, off)) => (Some(demangle(&s.name)), off),
+                    Some((s, off)) => (Some(self.alias_named_like(s, d.function.as_deref())), off),
                     None => (d.function, 0),
                 };
                 match function {
