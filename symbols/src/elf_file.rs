@@ -96,13 +96,20 @@ fn binding_rank(b: u8) -> u8 {
     }
 }
 
+/// How public an alias is: binding, then leading underscores (lower is
+/// better); aliases of equal rank are equally good names for the code.
+pub(crate) fn alias_rank(s: &ElfSymbol) -> (u8, usize) {
+    (
+        binding_rank(s.binding),
+        s.name.bytes().take_while(|&c| c == b'_').count(),
+    )
+}
+
 /// perf's choice among aliases (tools/perf/util/symbol.c `choose_best_symbol`):
 /// global before weak before local, fewer leading underscores, longer name.
 fn better_alias(a: &ElfSymbol, b: &ElfSymbol) -> std::cmp::Ordering {
-    let us = |s: &ElfSymbol| s.name.bytes().take_while(|&c| c == b'_').count();
-    binding_rank(a.binding)
-        .cmp(&binding_rank(b.binding))
-        .then(us(a).cmp(&us(b)))
+    alias_rank(a)
+        .cmp(&alias_rank(b))
         .then(b.name.len().cmp(&a.name.len()))
         .then(a.name.cmp(&b.name))
 }

@@ -5,7 +5,7 @@
 use crate::debug_file::find_debug_file;
 use crate::demangle::demangle;
 use crate::dwarf::Dwarf;
-use crate::elf_file::{ElfFile, ElfSymbol};
+use crate::elf_file::{alias_rank, ElfFile, ElfSymbol};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::reason::Reason;
@@ -82,9 +82,10 @@ impl Module {
         self.dwarf.is_some()
     }
 
-    /// The symbol's demangled name; among aliases at its address (folded
-    /// identical code), the one DWARF names, so that the name agrees with
-    /// the line info.
+    /// The symbol's demangled name; among equally public aliases at its
+    /// address (identical code folded together), the one DWARF names, so
+    /// that the name agrees with the line info. A less public alias
+    /// (`__GI___libc_malloc` for `malloc`) is never preferred.
     fn alias_named_like(&self, s: &ElfSymbol, dwarf_name: Option<&str>) -> String {
         let best = demangle(&s.name);
         let Some(want) = dwarf_name else { return best };
@@ -97,6 +98,7 @@ impl Module {
         }
         aliases
             .iter()
+            .filter(|a| alias_rank(a) == alias_rank(s))
             .map(|a| demangle(&a.name))
             .find(|n| n == want)
             .unwrap_or(best)

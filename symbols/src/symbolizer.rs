@@ -190,7 +190,12 @@ impl Symbolizer {
                     maps,
                     read_at: Instant::now(),
                 })
-                .map_err(|_| Reason::ProcessGone)
+                .map_err(|e| match e {
+                    Error::Read { source, .. } if source.kind() != std::io::ErrorKind::NotFound => {
+                        Reason::FileUnreadable(format!("/proc/{pid}/maps: {source}"))
+                    }
+                    _ => Reason::ProcessGone,
+                })
         };
         let p = match self.processes.entry(pid) {
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),

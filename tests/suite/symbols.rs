@@ -456,6 +456,114 @@ fn libc_addresses_in_a_live_process_name_libc_functions() {
     let frames = s.user_frames(pid, addr);
     let f = frames.last().unwrap();
     assert_eq!(f.to_string(), "malloc+0x10 [libc.so.6]", "{frames:?}");
+    // With libc6-dbg installed, the line comes from its build-id debug file.
+    let id = ftr_symbols::ElfFile::open(Path::new(LIBC))
+        .unwrap()
+        .build_id
+        .unwrap();
+    if ftr_symbols::build_id_path(Path::new(ftr_symbols::DEBUG_ROOT), &id).exists() {
+        let loc = f.location.as_ref().expect("line info from the libc debug file");
+        assert!(loc.file.to_string_lossy().ends_with("malloc.c"), "{loc:?}");
+    }
     drop(r.child.stdin.take());
     r.child.wait().unwrap();
+}
+
+/// A stripped copy of the program whose DWARF and symbols live in a
+/// separate file, found by build-id and, failing that, by .gnu_debuglink.
+#[test]
+fn separate_debug_files_are_found_by_build_id_and_debuglink() {
+    let prog = target_program(false);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("debugfiles-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    let debug = dir.join("bin/symtarget.debug");
+    let stripped = dir.join("bin/symtarget");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let st = Command::new("objcopy").args(args).status().expect("objcopy");
+        assert!(st.success(), "objcopy {args:?}");
+    };
+    run(&["--only-keep-debug".as_ref(), prog.as_os_str(), debug.as_os_str()]);
+    run(&[
+        "--strip-all".as_ref(),
+        "--add-gnu-debuglink".as_ref(),
+        debug.as_os_str(),
+        prog.as_os_str(),
+        stripped.as_os_str(),
+    ]);
+    let elf = ftr_symbols::ElfFile::open(&stripped).unwrap();
+    assert!(!elf.has_symtab && !elf.has_dwarf);
+    let vaddr = ftr_symbols::ElfFile::open(&prog)
+        .unwrap()
+        .find_function("outer_function")
+        .unwrap()
+        .address;
+    let check = |debug_root: &Path, expect_debug: &Path| {
+        let m = ftr_symbols::Module::open(&stripped, &stripped, debug_root).unwrap();
+        assert_eq!(m.debug_path.as_deref(), Some(expect_debug));
+        let frames = m.frames(vaddr, vaddr, 0);
+        let f = frames.last().unwrap();
+        assert_eq!(f.function.as_deref(), Some("outer_function"), "{frames:?}");
+        assert!(f.location.is_some(), "{frames:?}");
+    };
+    // Through the debuglink, next to the binary.
+    check(&dir.join("no-such-root"), &debug);
+    // Through the build-id, under a debug root.
+    let root = dir.join("debugroot");
+    let by_id = ftr_symbols::build_id_path(&root, elf.build_id.as_ref().expect("cc gives a build-id"));
+    std::fs::create_dir_all(by_id.parent().unwrap()).unwrap();
+    std::fs::rename(&debug, &by_id).unwrap();
+    check(&root, &by_id);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A deleted executable is read through /proc/PID/map_files, and JIT
+/// code in anonymous memory is named by /tmp/perf-PID.map.
+#[test]
+fn deleted_binaries_and_perf_maps_symbolize() {
+    let copy =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("symtarget-deleted-{}", std::process::id()));
+    std::fs::copy(target_program(true), &copy).unwrap();
+    let mut child = Command::new(&copy)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let leaf = u64::from_str_radix(read_line(&mut out).trim_start_matches("leaf_function 0x"), 16).unwrap();
+    while !read_line(&mut out).starts_with("ready") {}
+    std::fs::remove_file(&copy).unwrap();
+    let pid = child.id();
+    let maps = ftr_symbols::read_maps(pid).unwrap();
+    assert!(maps
+        .iter()
+        .any(|m| matches!(&m.backing, ftr_symbols::MapBacking::File { deleted: true, .. })));
+    let mut s = Symbolizer::new();
+    let frames = s.user_frames(pid, leaf);
+    assert_eq!(
+        frames.last().unwrap().function.as_deref(),
+        Some("leaf_function"),
+        "{frames:?}"
+    );
+
+    let anon = maps
+        .iter()
+        .find(|m| matches!(m.backing, ftr_symbols::MapBacking::Anonymous(_)) && m.end - m.start >= 0x100)
+        .expect("an anonymous mapping");
+    let perf_map = ftr_symbols::PerfMap::path_for(pid);
+    std::fs::write(
+        &perf_map,
+        format!("{:x} 40 jitted_function[js]\n", anon.start + 0x10),
+    )
+    .unwrap();
+    let frames = s.user_frames(pid, anon.start + 0x18);
+    std::fs::remove_file(&perf_map).unwrap();
+    assert_eq!(
+        frames[0].to_string(),
+        format!("jitted_function[js]+0x8 [perf-{pid}.map]")
+    );
+    let frames = s.user_frames(pid, anon.start + 0x80);
+    assert_eq!(frames[0].reason, Some(ftr_symbols::Reason::Anonymous));
+    drop(child.stdin.take());
+    child.wait().unwrap();
 }
