@@ -43,9 +43,15 @@ pub fn build_id_path(debug_root: &Path, id: &BuildId) -> PathBuf {
 /// Opens the first candidate that parses and whose build-id (when both
 /// files have one) matches; a debuglink CRC is not checked, the build-id
 /// is the stronger check and Debian's debug files all carry one.
-pub fn find_debug_file(debug_root: &Path, path: &Path, elf: &ElfFile) -> Option<(PathBuf, Vec<u8>, ElfFile)> {
+pub(crate) fn find_debug_file(
+    debug_root: &Path,
+    path: &Path,
+    elf: &ElfFile,
+) -> Option<(PathBuf, memmap2::Mmap, ElfFile)> {
     for c in debug_file_candidates(debug_root, path, elf) {
-        let Ok(data) = std::fs::read(&c) else { continue };
+        let Ok(data) = crate::mmap::map_file(&c) else {
+            continue;
+        };
         let Ok(debug) = ElfFile::parse(&data) else {
             continue;
         };

@@ -71,7 +71,7 @@ impl Dwarf {
         }
         let mut dwarf = load_sections(&file).ok()?;
         if let Some(alt) = altlink_path(&file, path) {
-            if let Ok(alt_data) = std::fs::read(alt) {
+            if let Ok(alt_data) = crate::mmap::map_file(&alt) {
                 if let Ok(alt_file) = object::File::parse(&*alt_data) {
                     if let Ok(sup) = load_sections(&alt_file) {
                         dwarf.sup = Some(Arc::new(sup));

@@ -127,7 +127,7 @@ impl ElfFile {
 
     /// Reads and parses the file at `path`.
     pub fn open(path: &Path) -> Result<ElfFile> {
-        let data = std::fs::read(path).map_err(|e| Error::read(path, e))?;
+        let data = crate::mmap::map_file(path).map_err(|e| Error::read(path, e))?;
         ElfFile::parse(&data).map_err(|detail| Error::BadElf {
             path: path.to_owned(),
             detail,

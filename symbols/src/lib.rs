@@ -27,6 +27,7 @@ mod kallsyms;
 mod kernel_symbols;
 mod ld_cache;
 mod library_search;
+mod mmap;
 mod module;
 mod perf_map;
 mod probe_target;

@@ -31,7 +31,7 @@ impl Module {
     /// the process names (debuglink is searched next to it) when `path` is
     /// a /proc indirection.
     pub fn open(path: &Path, display_path: &Path, debug_root: &Path) -> Result<Module> {
-        let data = std::fs::read(path).map_err(|e| Error::read(path, e))?;
+        let data = crate::mmap::map_file(path).map_err(|e| Error::read(path, e))?;
         let name = display_path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
