@@ -109,3 +109,18 @@ impl Dwarf {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn garbage_loads_as_nothing_never_a_panic(b in proptest::collection::vec(any::<u8>(), 0..1024), a in any::<u64>()) {
+            if let Some(d) = Dwarf::load(&b, Path::new("garbage")) {
+                let _ = d.frames(a);
+            }
+        }
+    }
+}

@@ -163,6 +163,43 @@ impl Symbolizer {
         }
     }
 
+    /// The frames of a user call chain `ips` (innermost first, as perf
+    /// callchains and unwinders give them) in process `pid`, flattened,
+    /// inlined frames included. Every address but the first is a return
+    /// address, which points after its call and may already belong to the
+    /// next line or function; those are looked up at `ip - 1`, then shown
+    /// with their own address and offset, as BCC and perf show them.
+    pub fn user_stack(&mut self, pid: u32, ips: &[u64]) -> Vec<Frame> {
+        let mut out = Vec::with_capacity(ips.len());
+        for (i, &ip) in ips.iter().enumerate() {
+            if i == 0 || ip == 0 {
+                out.extend(self.user_frames(pid, ip));
+            } else {
+                out.extend(
+                    self.user_frames(pid, ip - 1)
+                        .into_iter()
+                        .map(|f| from_call_site(f, ip)),
+                );
+            }
+        }
+        out
+    }
+
+    /// The frames of a kernel call chain, innermost first, with return
+    /// addresses looked up at `ip - 1` as in [`Symbolizer::user_stack`].
+    pub fn kernel_stack(&mut self, ips: &[u64]) -> Vec<Frame> {
+        ips.iter()
+            .enumerate()
+            .map(|(i, &ip)| {
+                if i == 0 || ip == 0 {
+                    self.kernel_frame(ip)
+                } else {
+                    from_call_site(self.kernel_frame(ip - 1), ip)
+                }
+            })
+            .collect()
+    }
+
     /// Where `addr` lies in `pid`'s address space: the mapping and file
     /// offset. None when no mapping holds it.
     pub fn locate(&mut self, pid: u32, addr: u64) -> Result<Option<UserAddress>, Reason> {
@@ -296,6 +333,16 @@ impl Symbolizer {
         self.vdso = Some(i);
         i.ok_or_else(|| "vDSO image unreadable".to_owned())
     }
+}
+
+/// A frame looked up at `ret - 1`, given back the return address `ret`.
+fn from_call_site(mut f: Frame, ret: u64) -> Frame {
+    f.addr = ret;
+    if f.function.is_some() && !f.inlined {
+        f.offset += 1;
+    }
+    f.module_offset += 1;
+    f
 }
 
 fn read_own_vdso() -> Option<Vec<u8>> {

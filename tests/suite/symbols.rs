@@ -416,6 +416,17 @@ fn a_c_programs_functions_lines_and_inlined_frames_symbolize() {
             frames[0].to_string(),
             format!("inlined_helper [{module}] (inlined)")
         );
+        // As a call chain: leaf, then the return address into outer_function.
+        let ret = r.addrs["return_into_outer"];
+        let stack = s.user_stack(pid, &[r.addrs["leaf_function"], ret]);
+        let names: Vec<&str> = stack.iter().map(|f| f.name()).collect();
+        assert_eq!(
+            names,
+            ["leaf_function", "inlined_helper", "outer_function"],
+            "pie={pie}"
+        );
+        assert_eq!(stack[2].addr, ret);
+        assert_eq!(stack[2].offset, ret - r.addrs["outer_function"]);
         // Every address of the program resolves with one load of each file.
         let loaded = s.files_loaded();
         for _ in 0..1000 {
