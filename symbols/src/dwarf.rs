@@ -2,7 +2,6 @@
 //! ELF file's sections (compressed ones included) and, for dwz-processed
 //! debug files, the supplementary file named by .gnu_debugaltlink.
 
-use crate::demangle::demangle;
 use crate::frame::SourceLocation;
 
 use object::{Object, ObjectSection};
@@ -15,7 +14,8 @@ type Reader = gimli::EndianArcSlice<gimli::RunTimeEndian>;
 /// A function (or inlined function) at an address, from DWARF.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DwarfFrame {
-    /// Demangled name, when DWARF names the function.
+    /// The name as DWARF gives it (the linkage name when there is one,
+    /// still mangled), when DWARF names the function.
     pub function: Option<String>,
     /// File and line.
     pub location: Option<SourceLocation>,
@@ -96,7 +96,7 @@ impl Dwarf {
                 .function
                 .as_ref()
                 .and_then(|n| n.raw_name().ok())
-                .map(|n| demangle(n.as_ref()));
+                .map(|n| n.into_owned());
             let location = f.location.and_then(|l| {
                 Some(SourceLocation {
                     file: PathBuf::from(l.file?),

@@ -74,8 +74,11 @@ pub struct ElfFile {
     pub elf_type: ElfType,
     /// Little-endian.
     pub little_endian: bool,
-    /// Function symbols sorted by address; aliases kept.
+    /// Function symbols sorted by address, the best alias first at each
+    /// address; aliases kept.
     pub(crate) symbols: Vec<ElfSymbol>,
+    /// The symbols' addresses alone, for a cache-friendly binary search.
+    pub(crate) addresses: Vec<u64>,
     /// PT_LOAD segments in file order.
     pub segments: Vec<LoadSegment>,
     /// NT_GNU_BUILD_ID, if present.
@@ -143,7 +146,7 @@ impl ElfFile {
     /// size cover exactly that range; a zero-size symbol covers up to the
     /// next symbol, within its segment.
     pub fn function_at(&self, vaddr: u64) -> Option<(&ElfSymbol, u64)> {
-        let end = self.symbols.partition_point(|s| s.address <= vaddr);
+        let end = self.addresses.partition_point(|&a| a <= vaddr);
         // A few steps back find a large function around a smaller one at
         // a lower address (nested or overlapping symbols are rare).
         for i in (end.saturating_sub(16)..end).rev() {
@@ -154,14 +157,9 @@ impl ElfFile {
                 i + 1 == end && self.same_segment(s.address, vaddr)
             };
             if hit {
-                let at = s.address;
-                let first = self.symbols[..=i].partition_point(|x| x.address < at);
-                let best = self.symbols[first..]
-                    .iter()
-                    .take_while(|x| x.address == at)
-                    .min_by(|a, b| better_alias(a, b))
-                    .unwrap_or(s);
-                return Some((best, vaddr - at));
+                // Sorted best alias first at each address.
+                let first = self.addresses[..=i].partition_point(|&a| a < s.address);
+                return Some((&self.symbols[first], vaddr - s.address));
             }
         }
         None
@@ -170,8 +168,8 @@ impl ElfFile {
     /// Every function symbol starting at `address` (aliases, identical
     /// code folded together).
     pub fn aliases_at(&self, address: u64) -> &[ElfSymbol] {
-        let first = self.symbols.partition_point(|s| s.address < address);
-        let end = self.symbols.partition_point(|s| s.address <= address);
+        let first = self.addresses.partition_point(|&a| a < address);
+        let end = self.addresses.partition_point(|&a| a <= address);
         &self.symbols[first..end]
     }
 
@@ -281,6 +279,11 @@ fn parse_class<Elf: FileHeader<Endian = Endianness>>(data: &[u8]) -> std::result
             symbols.push(s);
         }
     }
+    let in_symtab: std::collections::HashSet<(u64, &str)> = symbols
+        .iter()
+        .map(|s: &ElfSymbol| (s.address, s.name.as_str()))
+        .collect();
+    let mut dynamic = Vec::new();
     let dynsym = sections.symbols(endian, data, elf::SHT_DYNSYM).map_err(e)?;
     let versions = sections.versions(endian, data).ok().flatten();
     for (index, sym) in dynsym.enumerate() {
@@ -293,19 +296,20 @@ fn parse_class<Elf: FileHeader<Endian = Endianness>>(data: &[u8]) -> std::result
                 }
             }
             // .symtab, when present, already lists the same definition.
-            if !symbols
-                .iter()
-                .any(|x: &ElfSymbol| x.address == s.address && x.name == s.name && x.version == s.version)
-            {
-                symbols.push(s);
+            if !in_symtab.contains(&(s.address, s.name.as_str())) {
+                dynamic.push(s);
             }
         }
     }
+    drop(in_symtab);
+    symbols.extend(dynamic);
     symbols.sort_by(|a, b| a.address.cmp(&b.address).then(better_alias(a, b)));
+    let addresses = symbols.iter().map(|s| s.address).collect();
     Ok(ElfFile {
         elf_type,
         little_endian: endian.is_little_endian(),
         symbols,
+        addresses,
         segments,
         build_id,
         debuglink,

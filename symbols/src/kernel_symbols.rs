@@ -25,6 +25,9 @@ pub struct KernelSymbolHit<'a> {
 #[derive(Debug, Clone)]
 pub struct KernelSymbols {
     symbols: Vec<KernelSymbol>,
+    /// The symbols' addresses alone: the binary search touches 8 bytes a
+    /// step instead of a whole symbol, which keeps it in cache.
+    addresses: Vec<u64>,
     hidden: bool,
 }
 
@@ -40,7 +43,12 @@ impl KernelSymbols {
         // Stable: among aliases at one address the first listed wins, as in
         // the kernel's own kallsyms_lookup (get_symbol_pos goes to the first alias).
         symbols.sort_by_key(|s| s.address);
-        KernelSymbols { symbols, hidden }
+        let addresses = symbols.iter().map(|s| s.address).collect();
+        KernelSymbols {
+            symbols,
+            addresses,
+            hidden,
+        }
     }
 
     /// Parses kallsyms bytes.
@@ -99,12 +107,12 @@ impl KernelSymbols {
         if self.hidden {
             return Err(Reason::KernelAddressesHidden);
         }
-        let end = self.symbols.partition_point(|s| s.address <= addr);
+        let end = self.addresses.partition_point(|&a| a <= addr);
         if end == 0 {
             return Err(Reason::NoSymbol);
         }
-        let at = self.symbols[end - 1].address;
-        let first = self.symbols[..end].partition_point(|s| s.address < at);
+        let at = self.addresses[end - 1];
+        let first = self.addresses[..end].partition_point(|&a| a < at);
         let s = &self.symbols[first];
         Ok(KernelSymbolHit {
             name: &s.name,

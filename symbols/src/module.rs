@@ -3,12 +3,13 @@
 //! virtual address".
 
 use crate::debug_file::find_debug_file;
-use crate::demangle::demangle;
 use crate::dwarf::Dwarf;
 use crate::elf_file::{alias_rank, ElfFile, ElfSymbol};
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::reason::Reason;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// A loaded ELF object.
@@ -23,6 +24,9 @@ pub struct Module {
     /// The separate debug file used, if any.
     pub debug_path: Option<PathBuf>,
     dwarf: Option<Dwarf>,
+    /// Demangled names by mangled name: a profile hits the same functions
+    /// over and over, and demangling costs more than a lookup.
+    demangled: RefCell<HashMap<String, String>>,
 }
 
 impl Module {
@@ -74,6 +78,7 @@ impl Module {
             elf,
             debug_path,
             dwarf,
+            demangled: RefCell::default(),
         })
     }
 
@@ -82,12 +87,22 @@ impl Module {
         self.dwarf.is_some()
     }
 
+    /// `raw` demangled, through the cache.
+    fn demangle(&self, raw: &str) -> String {
+        if let Some(d) = self.demangled.borrow().get(raw) {
+            return d.clone();
+        }
+        let d = crate::demangle::demangle(raw);
+        self.demangled.borrow_mut().insert(raw.to_owned(), d.clone());
+        d
+    }
+
     /// The symbol's demangled name; among equally public aliases at its
     /// address (identical code folded together), the one DWARF names, so
     /// that the name agrees with the line info. A less public alias
     /// (`__GI___libc_malloc` for `malloc`) is never preferred.
     fn alias_named_like(&self, s: &ElfSymbol, dwarf_name: Option<&str>) -> String {
-        let best = demangle(&s.name);
+        let best = self.demangle(&s.name);
         let Some(want) = dwarf_name else { return best };
         if best == want {
             return best;
@@ -99,7 +114,7 @@ impl Module {
         aliases
             .iter()
             .filter(|a| alias_rank(a) == alias_rank(s))
-            .map(|a| demangle(&a.name))
+            .map(|a| self.demangle(&a.name))
             .find(|n| n == want)
             .unwrap_or(best)
     }
@@ -123,15 +138,16 @@ impl Module {
         let mut out = Vec::with_capacity(dwarf.len().max(1));
         let n = dwarf.len();
         for (i, d) in dwarf.into_iter().enumerate() {
+            let dwarf_name = d.function.as_deref().map(|n| self.demangle(n));
             if i + 1 < n {
-                out.push(frame(d.function, 0, d.location, true));
+                out.push(frame(dwarf_name, 0, d.location, true));
             } else {
                 // The outermost frame is named from the symbol table (so
                 // the offset is from the symbol's start, as BCC shows it);
                 // DWARF names it only when no symbol covers the address.
                 let (function, offset) = match symbol {
-                    Some((s, off)) => (Some(self.alias_named_like(s, d.function.as_deref())), off),
-                    None => (d.function, 0),
+                    Some((s, off)) => (Some(self.alias_named_like(s, dwarf_name.as_deref())), off),
+                    None => (dwarf_name, 0),
                 };
                 match function {
                     Some(f) => out.push(frame(Some(f), offset, d.location, false)),
@@ -146,7 +162,7 @@ impl Module {
         }
         if out.is_empty() {
             out.push(match symbol {
-                Some((s, off)) => frame(Some(demangle(&s.name)), off, None, false),
+                Some((s, off)) => frame(Some(self.demangle(&s.name)), off, None, false),
                 None => Frame::unknown(addr, Some(self.name.clone()), module_offset, Reason::NoSymbol),
             });
         }
