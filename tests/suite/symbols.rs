@@ -77,8 +77,11 @@ fn readelf_offset(lib: &str, name: &str) -> u64 {
         .lines()
         .find_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() >= 8 && f[3] == "FUNC" && f[7].split('@').next() == Some(name) && f[7].contains("@@"))
-                .then(|| u64::from_str_radix(f[1], 16).unwrap())
+            (f.len() >= 8
+                && (f[3] == "FUNC" || f[3] == "IFUNC")
+                && f[7].split('@').next() == Some(name)
+                && f[7].contains("@@"))
+            .then(|| u64::from_str_radix(f[1], 16).unwrap())
         })
         .unwrap_or_else(|| panic!("readelf lists no {name}@@ in {lib}"));
     let ph = Command::new("readelf")
@@ -139,6 +142,25 @@ fn uprobe_offsets_of_libc_functions_match_readelf_and_perf_probe() {
         let plus = resolve_uprobe(&format!("libc:{name}+0x4"), &ProbeContext::default()).unwrap();
         assert_eq!(plus.offset, t.offset + 4);
     }
+}
+
+/// IFUNC symbols (strlen, memcpy) resolve to their resolver, flagged, at
+/// the offset perf probe also picks (and warns about).
+#[test]
+fn ifunc_symbols_resolve_to_their_resolver_and_say_so() {
+    if !have_libc() {
+        return;
+    }
+    for name in ["strlen", "memcpy"] {
+        let t = resolve_uprobe(&format!("libc:{name}"), &ProbeContext::default()).unwrap();
+        assert!(t.ifunc, "{name} is an IFUNC in glibc");
+        assert_eq!(t.offset, readelf_offset(LIBC, name), "{name}");
+        if let Some(p) = perf_probe_offset(LIBC, name) {
+            assert_eq!(t.offset, p, "{name}: ours vs perf probe -D");
+        }
+    }
+    let malloc = resolve_uprobe("libc:malloc", &ProbeContext::default()).unwrap();
+    assert!(!malloc.ifunc);
 }
 
 #[test]
@@ -433,6 +455,19 @@ fn a_c_programs_functions_lines_and_inlined_frames_symbolize() {
             s.user_frames(pid, r.addrs["main"]);
         }
         assert_eq!(s.files_loaded(), loaded);
+        // A target without a binary is in the pid's executable.
+        let ctx = ProbeContext {
+            pid: Some(pid),
+            default_binary: None,
+        };
+        let t = resolve_uprobe("leaf_function+0x4", &ctx).unwrap();
+        let whole = resolve_uprobe(
+            &format!("{}:leaf_function", target_program(pie).display()),
+            &ProbeContext::default(),
+        )
+        .unwrap();
+        assert_eq!(t.offset, whole.offset + 4);
+        assert_eq!(t.path, target_program(pie));
         drop(r.child.stdin.take());
         r.child.wait().unwrap();
     }
