@@ -355,6 +355,13 @@ fn read_own_vdso() -> Option<Vec<u8>> {
     Some(data)
 }
 
+/// A tool may move its Symbolizer to a rendering thread.
+#[allow(dead_code)]
+fn symbolizer_is_send() {
+    fn send<T: Send>() {}
+    send::<Symbolizer>();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
