@@ -16,6 +16,7 @@ mod suite {
     pub mod sched;
     pub mod signals;
     pub mod stat;
+    pub mod symbols;
     pub mod tp;
     pub mod tracedat;
 }
