@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 pub struct SessionConfig {
     /// Events to enable.
     pub events: Vec<EventName>,
+    /// Events whose records a tracer writes into the buffer (e.g.
+    /// `ftrace:function` of the function tracer): decoded, never enabled.
+    pub decode_only: Vec<EventName>,
     /// A filter expression applied in the kernel to every event.
     pub filter: Option<String>,
     /// Only events from this process (`common_pid == PID`, in the kernel).
@@ -133,6 +136,15 @@ impl Session {
                     .set_event_filter(&ev.system, &ev.name, f)
                     .with_context(|| format!("setting the filter of {ev}"))?;
             }
+            let pid = schema.common_pid();
+            let fields = schema
+                .event_fields()
+                .map(|f| (f.name.clone(), f.to_ref()))
+                .collect();
+            known.insert(schema.id, Known { schema, pid, fields });
+        }
+        for ev in &cfg.decode_only {
+            let schema = instance.schema(&ev.system, &ev.name)?;
             let pid = schema.common_pid();
             let fields = schema
                 .event_fields()

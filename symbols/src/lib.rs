@@ -8,4 +8,4 @@
 
 mod kallsyms;
 
-pub use kallsyms::{parse_kallsyms, KernelSymbol};
+pub use kallsyms::{parse_kallsyms, KernelSymbol, KernelSymbols, KALLSYMS};
