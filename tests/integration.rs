@@ -6,6 +6,7 @@ mod util;
 
 mod suite {
     pub mod block;
+    pub mod cache;
     pub mod cli;
     pub mod doctor;
     pub mod guest;

@@ -517,8 +517,8 @@ pub fn start(g: &Global, forced: Option<Method>, buffer_kb: Option<u64>) -> Resu
     let mut skipped = Vec::new();
     for m in methods {
         let res = method_plan(m).resolve(&env);
-        if let Some(e) = res.error() {
-            skipped.push(format!("{}: {e}", m.name()));
+        if !res.ok() {
+            skipped.push(unmet_reasons(m, &res));
             continue;
         }
         match start_method(&t, m, &res, buffer_kb) {
@@ -544,9 +544,24 @@ pub fn start(g: &Global, forced: Option<Method>, buffer_kb: Option<u64>) -> Resu
         }
     }
     Err(anyhow!(
-        "cannot watch the page cache here: {}",
+        "cannot watch the page cache on this kernel ({})",
         skipped.join("; ")
     ))
+}
+
+/// "kprobes: kprobe_events missing": each distinct reason once, without
+/// the alternative names the plan repeats.
+fn unmet_reasons(m: Method, res: &Resolution) -> String {
+    let mut why: Vec<String> = Vec::new();
+    for (_, reasons) in &res.unmet {
+        for r in reasons {
+            let r = r.split_once(": ").map_or(r.as_str(), |(_, w)| w).to_owned();
+            if !why.contains(&r) {
+                why.push(r);
+            }
+        }
+    }
+    format!("{}: {}", m.name(), why.join(", "))
 }
 
 fn start_method(
