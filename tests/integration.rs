@@ -10,6 +10,7 @@ mod suite {
     pub mod cli;
     pub mod doctor;
     pub mod guest;
+    pub mod guest_cache;
     pub mod instance;
     pub mod list;
     pub mod release;

@@ -17,7 +17,7 @@ use crate::pipeline::session::{Event, Session, SessionConfig};
 use anyhow::{anyhow, Context, Result};
 use ftr_symbols::KernelSymbols;
 use ftr_tracefs::format::FieldRef;
-use ftr_tracefs::{EventName, FunctionFilter, ProbeDef, ProbeGroup, ProbeKind, TracingDir};
+use ftr_tracefs::{EventName, ProbeDef, ProbeGroup, ProbeKind, TracingDir};
 use std::collections::HashMap;
 
 /// How the page cache is watched.
@@ -640,6 +640,10 @@ fn start_method(
             system: "ftrace".into(),
             name: "function".into(),
         });
+        // Session::start narrows set_ftrace_filter before selecting the
+        // tracer: unfiltered, `function` patches every kernel function.
+        cfg.ftrace_filter = functions.iter().map(|f| (*f).to_owned()).collect();
+        cfg.tracer = Some("function".into());
     }
     let started = Session::start(t, &cfg);
     let session = match started {
@@ -652,24 +656,6 @@ fn start_method(
             return Err(e);
         }
     };
-    if !functions.is_empty() {
-        // Filter first: selecting `function` unfiltered patches every
-        // kernel function (seconds under emulation) and floods the buffer.
-        let set = session
-            .instance()
-            .set_function_filter(FunctionFilter::Trace, &functions)
-            .context("narrowing set_ftrace_filter")
-            .and_then(|()| {
-                session
-                    .instance()
-                    .set_tracer("function")
-                    .context("selecting the function tracer")
-            });
-        if let Err(e) = set {
-            let _ = CacheSession::finish(session, probes);
-            return Err(e);
-        }
-    }
     Ok(CacheSession {
         session,
         decoder: CacheDecoder::new(method, kinds, symbols),
