@@ -5,13 +5,12 @@
 //! [`super::common::cache`]).
 
 use super::common::cache::{self, Counts, MemInfo, Method};
-use super::common::end_session;
-use super::common::interval::{hms_now, run_intervals, Aggregate, IntervalArgs};
+use super::common::interval::{hms_now, Aggregate, IntervalArgs};
 use super::Global;
 use crate::pipeline::session::Event;
 use crate::pipeline::stop::Stop;
 use anyhow::Result;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 /// `ftr cachestat` flags.
@@ -107,33 +106,15 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
             anyhow::bail!("-p needs a positive process id, not {p}");
         }
     }
-    let mut cs = cache::start(g, args.method, args.buffer_kb)?;
-    eprintln!(
-        "Tracing the page cache through {} ({})... Hit Ctrl-C to end.",
-        cs.method.name(),
-        cs.traced.join(", ")
-    );
-    let probes = cs.take_probes();
-    let cache::CacheSession {
-        mut session, decoder, ..
-    } = cs;
+    let (cs, decoder) = cache::start(g, args.method, args.buffer_kb)?;
+    cs.announce();
     let mut agg = Cachestat {
         decoder,
         filter: cache::ProcessFilter::new(args.pid),
         counts: Counts::default(),
         timestamp: args.timestamp,
     };
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let stats = writeln!(out, "{}", header(args.timestamp))
-        .map_err(anyhow::Error::from)
-        .and_then(|()| run_intervals(&mut session, &stop, &iv, &mut out, &mut agg));
-    let flushed = out.flush();
-    let ended = end_session(session, stats);
-    let removed = probes.map_or(Ok(()), |p| p.remove());
-    ended?;
-    removed?;
-    flushed?;
+    cs.run_to_stdout(&stop, &iv, Some(&header(args.timestamp)), &mut agg)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -9,15 +9,14 @@
 //! four counters.
 
 use super::common::cache::{self, Counts, MemInfo, Method};
-use super::common::end_session;
-use super::common::interval::{hms_now, run_intervals, Aggregate, IntervalArgs};
+use super::common::interval::{hms_now, Aggregate, IntervalArgs};
 use super::Global;
 use crate::pipeline::comm::CommCache;
 use crate::pipeline::session::Event;
 use crate::pipeline::stop::Stop;
 use anyhow::{bail, Result};
 use std::collections::HashMap;
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 /// The columns, which are also the sort keys of `-s`.
@@ -283,16 +282,8 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
             bail!("-p needs a positive process id, not {p}");
         }
     }
-    let mut cs = cache::start(g, args.method, args.buffer_kb)?;
-    eprintln!(
-        "Tracing the page cache through {} ({})... Hit Ctrl-C to end.",
-        cs.method.name(),
-        cs.traced.join(", ")
-    );
-    let probes = cs.take_probes();
-    let cache::CacheSession {
-        mut session, decoder, ..
-    } = cs;
+    let (cs, decoder) = cache::start(g, args.method, args.buffer_kb)?;
+    cs.announce();
     let mut agg = Cachetop {
         decoder,
         filter: cache::ProcessFilter::new(args.pid),
@@ -305,15 +296,7 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
         rows: args.rows,
         clear: io::stdout().is_terminal(),
     };
-    let stdout = io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    let stats = run_intervals(&mut session, &stop, &iv, &mut out, &mut agg);
-    let flushed = out.flush();
-    let ended = end_session(session, stats);
-    let removed = probes.map_or(Ok(()), |p| p.remove());
-    ended?;
-    removed?;
-    flushed?;
+    cs.run_to_stdout(&stop, &iv, None, &mut agg)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -11,14 +11,18 @@
 //! tracepoint method fills the same counters from the filemap tracepoints
 //! (see docs/tools/cachestat.md for what that over- and under-counts).
 
+use super::end_session;
+use super::interval::{run_intervals, Aggregate, IntervalArgs};
 use super::Global;
 use crate::pipeline::plan::{alt, need, Alternative, KernelEnv, Mechanism as M, Need, ProbePlan, Resolution};
 use crate::pipeline::session::{Event, Session, SessionConfig};
+use crate::pipeline::stop::Stop;
 use anyhow::{anyhow, Context, Result};
 use ftr_symbols::KernelSymbols;
 use ftr_tracefs::format::FieldRef;
 use ftr_tracefs::{EventName, ProbeDef, ProbeGroup, ProbeKind, TracingDir};
 use std::collections::HashMap;
+use std::io::{self, BufWriter, Write};
 
 /// How the page cache is watched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -474,10 +478,7 @@ impl ProcessFilter {
 /// A started page cache session: the method in use, what it traces, and
 /// the probes it owns (removed after the session).
 pub struct CacheSession {
-    /// The tracing session.
-    pub session: Session,
-    /// The event decoder.
-    pub decoder: CacheDecoder,
+    session: Session,
     /// The method in use.
     pub method: Method,
     /// What is traced, for the header line ("folio_mark_accessed, ...").
@@ -486,17 +487,42 @@ pub struct CacheSession {
 }
 
 impl CacheSession {
-    /// Removes the instance, then the probes; the first failure wins.
-    pub fn finish(session: Session, probes: Option<ProbeGroup>) -> Result<()> {
-        let s = session.finish();
-        let p = probes.map_or(Ok(()), |p| p.remove().context("removing the kprobes"));
-        s?;
-        p
+    /// Says on stderr what is traced and how, as the tools' first line.
+    pub fn announce(&self) {
+        eprintln!(
+            "Tracing the page cache through {} ({})... Hit Ctrl-C to end.",
+            self.method.name(),
+            self.traced.join(", ")
+        );
     }
 
-    /// Splits off the probe group, to be passed to [`CacheSession::finish`].
-    pub fn take_probes(&mut self) -> Option<ProbeGroup> {
-        self.probes.take()
+    /// Prints `header` (if any) to stdout, runs the interval loop into
+    /// `agg`, then removes the instance and the probes. Returns the run's
+    /// error first, then the clean-up's, then a failed flush.
+    pub fn run_to_stdout(
+        self,
+        stop: &Stop,
+        iv: &IntervalArgs,
+        header: Option<&str>,
+        agg: &mut dyn Aggregate,
+    ) -> Result<()> {
+        let CacheSession {
+            mut session, probes, ..
+        } = self;
+        let stdout = io::stdout();
+        let mut out = BufWriter::new(stdout.lock());
+        let stats = match header {
+            Some(h) => writeln!(out, "{h}").map_err(anyhow::Error::from),
+            None => Ok(()),
+        }
+        .and_then(|()| run_intervals(&mut session, stop, iv, &mut out, agg));
+        let flushed = out.flush();
+        let ended = end_session(session, stats);
+        let removed = probes.map_or(Ok(()), |p| p.remove().context("removing the kprobes"));
+        ended?;
+        removed?;
+        flushed?;
+        Ok(())
     }
 }
 
@@ -510,7 +536,12 @@ fn chosen_mechanisms(res: &Resolution) -> Vec<M> {
 /// Starts watching the page cache with `forced`, else with the first
 /// method that resolves and starts here. Fails with every method's reason.
 /// With `-v`, says why earlier methods were skipped.
-pub fn start(g: &Global, forced: Option<Method>, buffer_kb: Option<u64>) -> Result<CacheSession> {
+/// Returns the session and the decoder for its events.
+pub fn start(
+    g: &Global,
+    forced: Option<Method>,
+    buffer_kb: Option<u64>,
+) -> Result<(CacheSession, CacheDecoder)> {
     let t = g.tracing_for_writing()?;
     let env = KernelEnv::new(Ok(t.clone()));
     let methods: Vec<Method> = forced.map_or(Method::ALL.to_vec(), |m| vec![m]);
@@ -522,7 +553,7 @@ pub fn start(g: &Global, forced: Option<Method>, buffer_kb: Option<u64>) -> Resu
             continue;
         }
         match start_method(&t, m, &res, buffer_kb) {
-            Ok(cs) => {
+            Ok((cs, decoder)) => {
                 if g.verbose > 0 {
                     for s in &skipped {
                         eprintln!("ftr: skipped {s}");
@@ -538,7 +569,7 @@ pub fn start(g: &Global, forced: Option<Method>, buffer_kb: Option<u64>) -> Resu
                 if let Some(n) = &cs.session.note {
                     eprintln!("ftr: {n}");
                 }
-                return Ok(cs);
+                return Ok((cs, decoder));
             }
             Err(e) => skipped.push(format!("{}: {e:#}", m.name())),
         }
@@ -569,7 +600,7 @@ fn start_method(
     method: Method,
     res: &Resolution,
     buffer_kb: Option<u64>,
-) -> Result<CacheSession> {
+) -> Result<(CacheSession, CacheDecoder)> {
     let mut cfg = SessionConfig {
         buffer_kb,
         ..Default::default()
@@ -656,13 +687,15 @@ fn start_method(
             return Err(e);
         }
     };
-    Ok(CacheSession {
-        session,
-        decoder: CacheDecoder::new(method, kinds, symbols),
-        method,
-        traced,
-        probes,
-    })
+    Ok((
+        CacheSession {
+            session,
+            method,
+            traced,
+            probes,
+        },
+        CacheDecoder::new(method, kinds, symbols),
+    ))
 }
 
 #[cfg(test)]
