@@ -100,15 +100,21 @@ fn function_alts(method: Method, names: &[&'static str]) -> Vec<Alternative> {
         .collect()
 }
 
+/// Named by the source itself, so `ftr doctor` shows which one (6.1
+/// inlines folio_account_dirtied: there it is the tracepoint).
 fn dirty_need(method: Method) -> Need {
     let mut alts = match method {
         Method::Tracepoint => Vec::new(),
-        m => function_alts(m, DIRTIED),
+        m => function_alts(m, DIRTIED)
+            .into_iter()
+            .zip(DIRTIED)
+            .map(|(a, f)| Alternative { name: f, ..a })
+            .collect(),
     };
     alts.extend(
         DIRTY_TRACEPOINTS
             .iter()
-            .map(|&t| alt("tracepoints", vec![M::Tracepoint(t)])),
+            .map(|&t| alt(t.split_once(':').map_or(t, |(_, n)| n), vec![M::Tracepoint(t)])),
     );
     need("dirtied pages", alts)
 }
