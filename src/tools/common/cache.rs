@@ -322,7 +322,7 @@ struct ReadRange {
     last: u64,
 }
 
-/// The most folio sizes remembered for weighing dirtied folios.
+/// The most folio sizes remembered for weighing dirtied folios (~50 MB).
 const MAX_FOLIO_SIZES: usize = 1 << 20;
 
 /// Decodes a session's events into (thread, role, count).
@@ -358,7 +358,8 @@ impl CacheDecoder {
             return *d;
         }
         let f = |n: &str| s.field(n);
-        let d = match (s.system.as_str(), s.name.as_str()) {
+        // A format without the fields ftr needs decodes to None, cached too.
+        let d = (|| match (s.system.as_str(), s.name.as_str()) {
             ("ftrace", "function") => f("ip").map(|ip| Decoder::Function { ip }),
             ("filemap", "mm_filemap_add_to_page_cache") if self.method == Method::Tracepoint => {
                 Some(Decoder::AddToCache {
@@ -383,7 +384,7 @@ impl CacheDecoder {
                 index: f("index")?,
             }),
             (sys, name) => self.by_name.get(&(sys.to_owned(), name.to_owned())).copied(),
-        };
+        })();
         self.by_id.insert(s.id, d);
         d
     }
@@ -406,10 +407,12 @@ impl CacheDecoder {
             }
             Decoder::AddToCache { ino, index, order } => {
                 let pages = 1u64 << order.and_then(|o| o.u64(data, e)).unwrap_or(0).min(20);
-                if self.folio_pages.len() < MAX_FOLIO_SIZES {
-                    self.folio_pages
-                        .insert((ino.u64(data, e)?, index.u64(data, e)?), pages);
+                if self.folio_pages.len() >= MAX_FOLIO_SIZES {
+                    // Recent additions are the likely next writes.
+                    self.folio_pages.clear();
                 }
+                self.folio_pages
+                    .insert((ino.u64(data, e)?, index.u64(data, e)?), pages);
                 Some((Role::Added, pages))
             }
             Decoder::GetPages {
@@ -707,6 +710,7 @@ fn start_method(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ftr_tracefs::format::Schema;
     use proptest::prelude::*;
 
     fn counts(accessed: u64, added: u64, dirtied: u64, buffer_dirtied: u64) -> Counts {
@@ -777,7 +781,99 @@ mod tests {
         assert_eq!(role_of_function("vfs_read"), None);
     }
 
+    const COMMON: &str = "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n\
+\tfield:unsigned char common_flags;\toffset:2;\tsize:1;\tsigned:0;\n\
+\tfield:unsigned char common_preempt_count;\toffset:3;\tsize:1;\tsigned:0;\n\
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;\n\n";
+
+    /// Schemas of 6.18's formats (trimmed print fmt).
+    fn schemas() -> Vec<Schema> {
+        let fmt = |sys: &str, name: &str, id: u16, fields: &str| {
+            let text = format!("name: {name}\nID: {id}\nformat:\n{COMMON}{fields}\nprint fmt: \"x\"\n");
+            Schema::parse(sys, &text).unwrap()
+        };
+        vec![
+            fmt("filemap", "mm_filemap_add_to_page_cache", 600,
+                "\tfield:unsigned long pfn;\toffset:8;\tsize:8;\tsigned:0;\n\tfield:unsigned long i_ino;\toffset:16;\tsize:8;\tsigned:0;\n\tfield:unsigned long index;\toffset:24;\tsize:8;\tsigned:0;\n\tfield:dev_t s_dev;\toffset:32;\tsize:4;\tsigned:0;\n\tfield:unsigned char order;\toffset:36;\tsize:1;\tsigned:0;\n"),
+            fmt("filemap", "mm_filemap_get_pages", 599,
+                "\tfield:unsigned long i_ino;\toffset:8;\tsize:8;\tsigned:0;\n\tfield:dev_t s_dev;\toffset:16;\tsize:4;\tsigned:0;\n\tfield:unsigned long index;\toffset:24;\tsize:8;\tsigned:0;\n\tfield:unsigned long last_index;\toffset:32;\tsize:8;\tsigned:0;\n"),
+            fmt("writeback", "writeback_dirty_folio", 1009,
+                "\tfield:char name[32];\toffset:8;\tsize:32;\tsigned:0;\n\tfield:ino_t ino;\toffset:40;\tsize:8;\tsigned:0;\n\tfield:unsigned long index;\toffset:48;\tsize:8;\tsigned:0;\n"),
+            fmt("ftrace", "function", 1,
+                "\tfield:unsigned long ip;\toffset:8;\tsize:8;\tsigned:0;\n\tfield:unsigned long parent_ip;\toffset:16;\tsize:8;\tsigned:0;\n"),
+        ]
+    }
+
+    fn record(id: u16, words: &[(usize, u64)], len: usize) -> Vec<u8> {
+        let mut d = vec![0u8; len];
+        d[..2].copy_from_slice(&id.to_le_bytes());
+        for &(off, v) in words {
+            d[off..off + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        d
+    }
+
+    fn decode(d: &mut CacheDecoder, schema: &Schema, data: &[u8]) -> Option<(Role, u64)> {
+        d.decode(&Event {
+            cpu: 0,
+            ts: 0,
+            schema,
+            data,
+            endian: ftr_tracefs::Endian::Little,
+            pid: 42,
+            fields: &[],
+        })
+    }
+
+    #[test]
+    fn tracepoint_records_count_pages() {
+        let s = schemas();
+        let mut d = CacheDecoder::new(Method::Tracepoint, Vec::new(), KernelSymbols::default());
+        // An order-4 folio at index 32 of inode 7, then dirtied: 16 pages.
+        let mut add = record(600, &[(16, 7), (24, 32)], 40);
+        add[36] = 4;
+        assert_eq!(decode(&mut d, &s[0], &add), Some((Role::Added, 16)));
+        let dirty = record(1009, &[(40, 7), (48, 32)], 56);
+        assert_eq!(decode(&mut d, &s[2], &dirty), Some((Role::Dirtied, 16)));
+        // A folio ftr did not see added counts one page.
+        let other = record(1009, &[(40, 7), (48, 64)], 56);
+        assert_eq!(decode(&mut d, &s[2], &other), Some((Role::Dirtied, 1)));
+        let get = record(599, &[(8, 7), (24, 0), (32, 31)], 40);
+        assert_eq!(decode(&mut d, &s[1], &get), Some((Role::Accessed, 32)));
+        // A truncated record counts nothing.
+        assert_eq!(decode(&mut d, &s[1], &get[..20]), None);
+    }
+
+    #[test]
+    fn function_records_resolve_through_kallsyms() {
+        let s = schemas();
+        let syms = KernelSymbols::new(ftr_symbols::parse_kallsyms(
+            "ffffffff81000000 T folio_mark_accessed\nffffffff81000100 T filemap_add_folio\nffffffff81000200 T other\n",
+        ));
+        let mut d = CacheDecoder::new(Method::Function, Vec::new(), syms);
+        // IBT kernels record the address after endbr64.
+        let rec = |ip| record(1, &[(8, ip)], 24);
+        assert_eq!(
+            decode(&mut d, &s[3], &rec(0xffffffff81000004)),
+            Some((Role::Accessed, 1))
+        );
+        assert_eq!(
+            decode(&mut d, &s[3], &rec(0xffffffff81000104)),
+            Some((Role::Added, 1))
+        );
+        assert_eq!(decode(&mut d, &s[3], &rec(0xffffffff81000204)), None);
+    }
+
     proptest! {
+        #[test]
+        fn arbitrary_records_never_panic(b in proptest::collection::vec(any::<u8>(), 0..80), which in 0usize..4) {
+            let s = schemas();
+            let mut d = CacheDecoder::new(Method::Tracepoint, Vec::new(), KernelSymbols::default());
+            let _ = decode(&mut d, &s[which], &b);
+            let mut d = CacheDecoder::new(Method::Function, Vec::new(), KernelSymbols::default());
+            let _ = decode(&mut d, &s[which], &b);
+        }
+
         #[test]
         fn meminfo_never_panics(b in proptest::collection::vec(any::<u8>(), 0..512)) {
             let _ = MemInfo::parse(&String::from_utf8_lossy(&b));
