@@ -15,12 +15,24 @@ pub struct KernelSymbol {
 
 /// Parses kallsyms text; malformed lines are skipped, never fatal.
 pub fn parse_kallsyms(text: &str) -> Vec<KernelSymbol> {
+    parse_kallsyms_where(text, |_| true)
+}
+
+/// Parses only the symbols whose name passes `keep` (a kernel has ~10^5
+/// symbols; a tool after a few names need not allocate the rest).
+pub fn parse_kallsyms_where(text: &str, keep: impl Fn(&str) -> bool) -> Vec<KernelSymbol> {
     text.lines()
         .filter_map(|l| {
             let mut it = l.split_ascii_whitespace();
-            let address = u64::from_str_radix(it.next()?, 16).ok()?;
-            let kind = it.next()?.chars().next()?;
-            let name = it.next()?.to_owned();
+            let address = it.next()?;
+            let kind = it.next()?;
+            let name = it.next()?;
+            if !keep(name) {
+                return None;
+            }
+            let address = u64::from_str_radix(address, 16).ok()?;
+            let kind = kind.chars().next()?;
+            let name = name.to_owned();
             let module = it
                 .next()
                 .map(|m| m.trim_matches(|c| c == '[' || c == ']').to_owned());
@@ -61,6 +73,16 @@ impl KernelSymbols {
         )?)))
     }
 
+    /// Only the running kernel's symbols named in `names`: enough to tell
+    /// which of those functions an address at their entry belongs to, not
+    /// to symbolize arbitrary addresses.
+    pub fn for_running_kernel_only(names: &[&str]) -> std::io::Result<KernelSymbols> {
+        let text = std::fs::read_to_string(KALLSYMS)?;
+        Ok(KernelSymbols::new(parse_kallsyms_where(&text, |n| {
+            names.contains(&n)
+        })))
+    }
+
     /// The symbol containing `addr`: the last one starting at or before
     /// it. None below the first symbol.
     pub fn lookup(&self, addr: u64) -> Option<&KernelSymbol> {
@@ -86,6 +108,12 @@ mod tests {
     fn parses_core_and_module_symbols() {
         let s = parse_kallsyms("ffffffff81000000 T _stext\nffffffffc0000000 t foo\t[ext4]\nnonsense\n");
         assert_eq!(s.len(), 2);
+        let only = parse_kallsyms_where(
+            "ffffffff81000000 T _stext\nffffffffc0000000 t foo\t[ext4]\n",
+            |n| n == "foo",
+        );
+        assert_eq!(only.len(), 1);
+        assert_eq!(only[0].module.as_deref(), Some("ext4"));
         assert_eq!(s[0].name, "_stext");
         assert_eq!(s[1].module.as_deref(), Some("ext4"));
     }

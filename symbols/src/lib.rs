@@ -8,4 +8,4 @@
 
 mod kallsyms;
 
-pub use kallsyms::{parse_kallsyms, KernelSymbol, KernelSymbols, KALLSYMS};
+pub use kallsyms::{parse_kallsyms, parse_kallsyms_where, KernelSymbol, KernelSymbols, KALLSYMS};
