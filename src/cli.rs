@@ -49,6 +49,10 @@ pub enum Command {
     Biotop(crate::tools::biotop::Args),
     /// Summarize block I/O sizes per process as histograms.
     Bitesize(crate::tools::bitesize::Args),
+    /// Page cache hits, misses and dirtied pages per interval (bcc cachestat).
+    Cachestat(crate::tools::cachestat::Args),
+    /// Page cache hits and misses by process, refreshed like top (bcc cachetop).
+    Cachetop(crate::tools::cachetop::Args),
     /// Count hardware, software and tracepoint events (perf stat).
     Stat(crate::tools::stat::Args),
     /// Record events into a trace.dat (trace-cmd record).

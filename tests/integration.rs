@@ -6,9 +6,11 @@ mod util;
 
 mod suite {
     pub mod block;
+    pub mod cache;
     pub mod cli;
     pub mod doctor;
     pub mod guest;
+    pub mod guest_cache;
     pub mod instance;
     pub mod kept;
     pub mod list;

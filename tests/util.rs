@@ -258,3 +258,21 @@ fn unique() -> usize {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
+
+/// Serializes the tests that change or measure global kernel state others
+/// would disturb (drop_caches, the page cache of a test file, the
+/// top-level tracer). Held for the whole measurement.
+pub fn global_state_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A test that failed while holding it must not fail every other one.
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Writes back dirty pages and drops the clean page cache, dentries and
+/// inodes (`echo 3 > /proc/sys/vm/drop_caches`); hold
+/// [`global_state_lock`] around it and the measurement that follows.
+pub fn drop_caches() {
+    let st = Command::new("sync").status().expect("running sync");
+    assert!(st.success());
+    std::fs::write("/proc/sys/vm/drop_caches", "3").expect("writing /proc/sys/vm/drop_caches");
+}

@@ -20,6 +20,9 @@ pub enum Mechanism {
     Uprobe(&'static str),
     /// The function tracer filtered by set_ftrace_filter.
     FunctionTracer,
+    /// The function tracer filtered to this kernel function (which must
+    /// be listed in available_filter_functions).
+    TracedFunction(&'static str),
     /// The function_graph tracer.
     FunctionGraphTracer,
     /// The function profiler (trace_stat/function*).
@@ -40,6 +43,7 @@ impl std::fmt::Display for Mechanism {
             Mechanism::Kprobe(s) => write!(f, "kprobe {s}"),
             Mechanism::Uprobe(s) => write!(f, "uprobe {s}"),
             Mechanism::FunctionTracer => write!(f, "function tracer"),
+            Mechanism::TracedFunction(s) => write!(f, "function {s}"),
             Mechanism::FunctionGraphTracer => write!(f, "function_graph tracer"),
             Mechanism::FunctionProfiler => write!(f, "function profiler"),
             Mechanism::PerfCounters => write!(f, "perf counters"),
@@ -217,6 +221,14 @@ impl KernelEnv {
                 let c = self.caps()?;
                 usable("function tracer", &c.function_tracer)?;
                 usable("set_ftrace_filter", &c.ftrace_filter)
+            }
+            Mechanism::TracedFunction(f) => {
+                self.check(&Mechanism::FunctionTracer)?;
+                if self.functions().contains(*f) {
+                    Ok(())
+                } else {
+                    Err(format!("no traceable function {f} (inlined, renamed or absent)"))
+                }
             }
             Mechanism::FunctionGraphTracer => {
                 usable("function_graph tracer", &self.caps()?.function_graph_tracer)

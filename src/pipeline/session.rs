@@ -16,6 +16,17 @@ use std::time::{Duration, Instant};
 pub struct SessionConfig {
     /// Events to enable.
     pub events: Vec<EventName>,
+    /// Events whose records a tracer writes into the buffer (e.g.
+    /// `ftrace:function` of the function tracer): decoded, never enabled.
+    pub decode_only: Vec<EventName>,
+    /// Patterns for the buffer's set_ftrace_filter, written before
+    /// `tracer` is selected (so an unfiltered tracer never patches every
+    /// kernel function).
+    pub ftrace_filter: Vec<String>,
+    /// A tracer for the buffer (`function`). Selected before the readers
+    /// open: the kernel refuses a tracer change (EBUSY) while a
+    /// trace_pipe file of the buffer is open (`tracing_set_tracer`).
+    pub tracer: Option<String>,
     /// A filter expression applied in the kernel to every event.
     pub filter: Option<String>,
     /// Only events from this process (`common_pid == PID`, in the kernel).
@@ -139,6 +150,26 @@ impl Session {
                 .map(|f| (f.name.clone(), f.to_ref()))
                 .collect();
             known.insert(schema.id, Known { schema, pid, fields });
+        }
+        for ev in &cfg.decode_only {
+            let schema = instance.schema(&ev.system, &ev.name)?;
+            let pid = schema.common_pid();
+            let fields = schema
+                .event_fields()
+                .map(|f| (f.name.clone(), f.to_ref()))
+                .collect();
+            known.insert(schema.id, Known { schema, pid, fields });
+        }
+        if !cfg.ftrace_filter.is_empty() {
+            let patterns: Vec<&str> = cfg.ftrace_filter.iter().map(String::as_str).collect();
+            instance
+                .set_function_filter(ftr_tracefs::FunctionFilter::Trace, &patterns)
+                .context("narrowing set_ftrace_filter")?;
+        }
+        if let Some(t) = &cfg.tracer {
+            instance
+                .set_tracer(t)
+                .with_context(|| format!("selecting the {t} tracer"))?;
         }
         let reader = RingReader::open(&instance, layout)?;
         instance.set_tracing_on(true)?;

@@ -179,60 +179,15 @@ pub fn all() -> Vec<ToolInfo> {
         ),
         tool(
             "cachestat",
-            false,
+            true,
             "page cache hit ratio",
-            vec![need(
-                "page cache",
-                vec![
-                    alt(
-                        "kprobes",
-                        vec![
-                            M::Kprobe("folio_mark_accessed"),
-                            M::Kprobe("filemap_add_folio"),
-                            M::Kprobe("mark_buffer_dirty"),
-                        ],
-                    ),
-                    alt(
-                        "kprobes (pre-5.16 names)",
-                        vec![
-                            M::Kprobe("mark_page_accessed"),
-                            M::Kprobe("add_to_page_cache_lru"),
-                            M::Kprobe("mark_buffer_dirty"),
-                        ],
-                    ),
-                    alt("function profiler", vec![M::FunctionProfiler]),
-                    alt("function tracer", vec![M::FunctionTracer]),
-                    alt(
-                        "filemap tracepoints",
-                        tps(&[
-                            "filemap:mm_filemap_add_to_page_cache",
-                            "filemap:mm_filemap_get_pages",
-                        ]),
-                    ),
-                ],
-            )],
+            crate::tools::common::cache::catalog_plan().needs,
         ),
         tool(
             "cachetop",
-            false,
+            true,
             "page cache hits by process",
-            vec![need(
-                "page cache",
-                vec![
-                    alt(
-                        "kprobes",
-                        vec![M::Kprobe("folio_mark_accessed"), M::Kprobe("filemap_add_folio")],
-                    ),
-                    alt("function tracer", vec![M::FunctionTracer]),
-                    alt(
-                        "filemap tracepoints",
-                        tps(&[
-                            "filemap:mm_filemap_add_to_page_cache",
-                            "filemap:mm_filemap_get_pages",
-                        ]),
-                    ),
-                ],
-            )],
+            crate::tools::common::cache::catalog_plan().needs,
         ),
         tool(
             "funccount",

@@ -5,6 +5,8 @@ pub mod biolatency;
 pub mod biosnoop;
 pub mod biotop;
 pub mod bitesize;
+pub mod cachestat;
+pub mod cachetop;
 pub mod catalog;
 pub mod common;
 pub mod cpudist;
@@ -82,6 +84,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Biosnoop(a) => biosnoop::run(&g, a),
         Command::Biotop(a) => biotop::run(&g, a),
         Command::Bitesize(a) => bitesize::run(&g, a),
+        Command::Cachestat(a) => cachestat::run(&g, a),
+        Command::Cachetop(a) => cachetop::run(&g, a),
         Command::Stat(a) => stat::run(&g, a),
         Command::Record(a) => record::run(&g, a),
         Command::Report(a) => report::run(&g, a),

@@ -31,6 +31,13 @@ pub struct KernelSymbols {
     hidden: bool,
 }
 
+impl Default for KernelSymbols {
+    /// An empty table: every lookup answers [`Reason::NoSymbol`].
+    fn default() -> KernelSymbols {
+        KernelSymbols::from_symbols(Vec::new())
+    }
+}
+
 impl KernelSymbols {
     /// Builds the table from parsed kallsyms. When every address is zero
     /// (kptr_restrict, or not root) the table keeps no symbols and every

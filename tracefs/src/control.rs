@@ -39,7 +39,7 @@ pub fn check_value(value: &str) -> std::result::Result<(), &'static str> {
     Ok(())
 }
 
-/// Writes `value` to the control file `path` in one write(2), after
+/// Writes `value` to the control file `path` through one open file, after
 /// [`check_value`]. A trailing newline is added because some old kernels'
 /// parsers want one; it is the only newline that ever reaches the kernel.
 ///
@@ -61,12 +61,20 @@ pub fn write_control(path: &Path, value: &str, mode: WriteMode) -> Result<()> {
     buf.extend_from_slice(value.as_bytes());
     buf.push(b'\n');
     let result = opts.open(path).and_then(|mut f| {
-        let n = f.write(&buf)?;
-        if n != buf.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::WriteZero,
-                format!("short write: {n} of {} bytes", buf.len()),
-            ));
+        // The function filter files (ftrace_regex_write) take one pattern
+        // per write(2) and answer with the bytes consumed, keeping the
+        // parse state in the open file: the rest goes on the same fd, as
+        // echo's stdio does. A write that takes nothing is an error.
+        let mut done = 0;
+        while done < buf.len() {
+            let n = f.write(&buf[done..])?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    format!("short write: {done} of {} bytes", buf.len()),
+                ));
+            }
+            done += n;
         }
         Ok(())
     });

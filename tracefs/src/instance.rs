@@ -326,7 +326,7 @@ impl Instance {
     }
 
     /// Replaces one of the function filters with `patterns` (names or globs
-    /// such as `vfs_*`, written in one write so the kernel applies them as
+    /// such as `vfs_*`, written through one open file so the kernel applies them as
     /// a set). An empty list clears the filter. EINVAL when a pattern
     /// matches no traceable function. On the top level the old list is put
     /// back on drop.

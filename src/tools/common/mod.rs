@@ -2,6 +2,7 @@
 //! `[interval [count]]` loop with Ctrl-C, loss reporting and tear-down.
 
 pub mod block;
+pub mod cache;
 pub mod interval;
 pub mod sched;
 
