@@ -4,6 +4,13 @@
 //! the events on tasks or CPUs and reads them scaled, and [`Workload`] holds
 //! a command before exec so only it is counted.
 //!
+//! Sampling: [`SamplerBuilder`] opens software, hardware, tracepoint and
+//! uprobe/kprobe PMU events ([`SampleSource`]) per CPU or per task with an
+//! mmap'd ring each; [`Sampler::wait`] polls the rings and a wake
+//! descriptor, [`Sampler::drain`] hands out parsed [`Record`]s and counts
+//! LOST ones ([`SamplerStats`]). The parser, [`parse_record`], is pure and
+//! serves recorded data too.
+//!
 //! Capability probing: [`PmuCapabilities::probe`] asks the
 //! running kernel, by real trial calls, whether hardware and software
 //! counters, perf tracepoints, the kprobe/uprobe PMUs, BPF program loading
@@ -24,8 +31,13 @@
 mod access;
 mod capabilities;
 mod counter;
+mod cpus;
 mod error;
 mod events;
+mod record;
+mod regs;
+mod sampler;
+mod source;
 #[allow(unsafe_code)]
 mod sys;
 mod workload;
@@ -33,9 +45,24 @@ mod workload;
 pub use access::parse_paranoid;
 pub use capabilities::{PmuCapabilities, PmuInfo, Probe};
 pub use counter::{aggregate, Count, CountTarget, Counters, Snapshot};
+pub use cpus::{online_cpus, parse_cpu_list, CPU_ONLINE};
 pub use error::{Error, ErrorKind};
 pub use events::{
     glob_match, known_names, list_pmus, parse_events, parse_format, EventContext, EventGroup, EventSpec,
     Exclude, EVENT_SOURCE_DEVICES, TYPE_HARDWARE, TYPE_HW_CACHE, TYPE_RAW, TYPE_SOFTWARE, TYPE_TRACEPOINT,
 };
+pub use record::{
+    parse_record, record_size, Callchain, Comm, CpuMode, Lost, Mmap, Record, RecordError, RecordLayout,
+    Sample, SampleId, TaskEvent, Throttle, UserRegs, HEADER_SIZE, SAMPLE_ADDR, SAMPLE_CALLCHAIN, SAMPLE_CPU,
+    SAMPLE_DATA_SRC, SAMPLE_ID, SAMPLE_IDENTIFIER, SAMPLE_IP, SAMPLE_PERIOD, SAMPLE_RAW, SAMPLE_READ,
+    SAMPLE_REGS_USER, SAMPLE_STACK_USER, SAMPLE_STREAM_ID, SAMPLE_TID, SAMPLE_TIME, SAMPLE_WEIGHT,
+};
+pub use regs::{
+    RegisterArch, UnwindRegs, AARCH64_FP, AARCH64_LR, AARCH64_PC, AARCH64_SP, X86_64_BP, X86_64_IP, X86_64_SP,
+};
+pub use sampler::{
+    Origin, Readiness, SampleRate, SampleTarget, Sampler, SamplerBuilder, SamplerStats, Wakeup,
+    MAX_USER_STACK,
+};
+pub use source::{tracepoint_id, SampleSource};
 pub use workload::Workload;
