@@ -12,6 +12,7 @@ mod suite {
     pub mod instance;
     pub mod list;
     pub mod release;
+    pub mod sampling;
     pub mod sched;
     pub mod signals;
     pub mod stat;

@@ -316,7 +316,7 @@ impl SamplerBuilder {
                 self.ring_pages
             )));
         }
-        if self.stack_user % 8 != 0 || self.stack_user > MAX_USER_STACK {
+        if self.stack_user & 7 != 0 || self.stack_user > MAX_USER_STACK {
             return Err(Error::SampleConfig(format!(
                 "user stack size must be a multiple of 8 up to {MAX_USER_STACK}, not {}",
                 self.stack_user

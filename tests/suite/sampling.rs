@@ -1,0 +1,519 @@
+//! ftr-pmu sampling against the live kernel: cpu-clock samples of a C
+//! program with frame-pointer callchains, tracepoint samples decoded with
+//! ftr-tracefs' Schema, uprobe PMU samples, LOST accounting on a one-page
+//! ring, and user registers + stack copies. Ground truth is the program
+//! itself (its CPU time, its call counts, its pids) and its mappings.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use ftr_pmu::{
+    CpuMode, Origin, Record, RegisterArch, SampleRate, SampleSource, SampleTarget, Sampler, SamplerBuilder,
+    Workload,
+};
+use ftr_tracefs::format::Schema;
+use ftr_tracefs::Endian;
+
+use crate::util::{c_program, c_program_with, kernel_required, live_tracing};
+
+const PROT_EXEC: u32 = 4;
+
+/// The sampling fixture built with frame pointers.
+fn sample_hot() -> PathBuf {
+    c_program_with("sample_hot", "fp", &["-O1", "-fno-omit-frame-pointer"])
+}
+
+fn nothing() -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Whether this process may sample: root, or a skip (with the reason)
+/// unless FTR_REQUIRE_KERNEL is set.
+fn may_sample() -> bool {
+    if nix::unistd::Uid::effective().is_root() {
+        return true;
+    }
+    assert!(
+        !kernel_required(),
+        "FTR_REQUIRE_KERNEL is set but the tests do not run as root"
+    );
+    eprintln!("SKIPPED: sampling tests need root");
+    false
+}
+
+/// What a sampled run of a command produced.
+struct Run {
+    pid: u32,
+    stdout: String,
+    sampler: Sampler,
+}
+
+/// Runs `argv` held before exec, samples it (and its children) with the
+/// sampler `configure` builds on it, enabled at exec, and hands every
+/// record to `on_record` until it has exited and the rings are empty.
+fn sample_command(
+    argv: &[&str],
+    configure: impl FnOnce(SamplerBuilder) -> SamplerBuilder,
+    mut on_record: impl FnMut(&Record<'_>, Origin),
+) -> Run {
+    let mut cmd = Command::new(argv[0]);
+    cmd.args(&argv[1..]).stdout(Stdio::piped());
+    let workload = Workload::prepare_command(cmd, nothing).expect("preparing the workload");
+    let pid = workload.pid();
+    let builder =
+        configure(SamplerBuilder::new(SampleTarget::Task { pid, inherit: true })).enable_on_exec(true);
+    let mut sampler = builder
+        .open()
+        .unwrap_or_else(|e| panic!("opening the sampler: {e:#?}"));
+    let mut child = workload.start().expect("starting the workload");
+    let mut stdout_pipe = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        stdout_pipe.read_to_string(&mut s).unwrap();
+        s
+    });
+    loop {
+        sampler.wait(Some(Duration::from_millis(20)), None).unwrap();
+        sampler.drain(&mut on_record).unwrap();
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+    }
+    sampler.disable().unwrap();
+    sampler.drain(&mut on_record).unwrap();
+    assert!(child.wait().unwrap().success(), "{argv:?} failed");
+    Run {
+        pid: pid as u32,
+        stdout: reader.join().unwrap(),
+        sampler,
+    }
+}
+
+/// Executable mappings of `path` announced by MMAP2 records.
+#[derive(Default)]
+struct Mappings {
+    ranges: Vec<(u64, u64)>,
+}
+
+impl Mappings {
+    fn note(&mut self, record: &Record<'_>, path: &Path) {
+        if let Record::Mmap(m) = record {
+            if m.filename == path.as_os_str().as_encoded_bytes()
+                && m.prot.unwrap_or(PROT_EXEC) & PROT_EXEC != 0
+            {
+                self.ranges.push((m.addr, m.addr + m.len));
+            }
+        }
+    }
+
+    fn contains(&self, addr: u64) -> bool {
+        self.ranges.iter().any(|&(lo, hi)| (lo..hi).contains(&addr))
+    }
+}
+
+struct UserSample {
+    pid: Option<u32>,
+    mode: Option<CpuMode>,
+    ip: u64,
+    user: Vec<u64>,
+}
+
+#[test]
+fn cpu_clock_at_999_hz_samples_the_hot_function_with_frame_pointer_callchains() {
+    if !may_sample() {
+        return;
+    }
+    let prog = sample_hot();
+    let mut maps = Mappings::default();
+    let mut samples = Vec::new();
+    let (mut comm_exec, mut exits) = (Vec::new(), HashSet::new());
+    let run = sample_command(
+        &[prog.to_str().unwrap(), "spin", "1"],
+        |b| {
+            b.source(SampleSource::cpu_clock())
+                .rate(SampleRate::Frequency(999))
+                .callchain(true)
+                .track_tasks(true)
+        },
+        |r, o| {
+            maps.note(r, &prog);
+            match r {
+                Record::Sample(s) => {
+                    assert_eq!(o.event, Some(0));
+                    samples.push(UserSample {
+                        pid: s.pid,
+                        mode: s.mode,
+                        ip: s.ip.unwrap(),
+                        user: s.callchain.as_ref().map(|c| c.user.clone()).unwrap_or_default(),
+                    })
+                }
+                Record::Comm(c) if c.exec => {
+                    comm_exec.push((c.pid, String::from_utf8_lossy(c.comm).into_owned()))
+                }
+                Record::Exit(t) => {
+                    exits.insert(t.pid);
+                }
+                _ => {}
+            }
+        },
+    );
+    let cpu_ns: f64 = run.stdout.split_whitespace().next().unwrap().parse().unwrap();
+    let mine: Vec<&UserSample> = samples.iter().filter(|s| s.pid == Some(run.pid)).collect();
+    let expected = 999.0 * cpu_ns / 1e9;
+    eprintln!(
+        "{} samples of pid {} for {:.3} s of CPU (expected ~{expected:.0}); mappings {:x?}; stats {:?}",
+        mine.len(),
+        run.pid,
+        cpu_ns / 1e9,
+        maps.ranges,
+        run.sampler.stats()
+    );
+    assert_eq!(run.sampler.stats().lost, 0);
+    let ratio = mine.len() as f64 / expected;
+    assert!(
+        (0.75..=1.15).contains(&ratio),
+        "{} samples, expected ~{expected:.0}",
+        mine.len()
+    );
+    assert!(!maps.ranges.is_empty(), "no MMAP2 record for {}", prog.display());
+    let user: Vec<&&UserSample> = mine.iter().filter(|s| s.mode == Some(CpuMode::User)).collect();
+    assert!(
+        user.len() as f64 >= 0.8 * mine.len() as f64,
+        "{} of {} samples in user space",
+        user.len(),
+        mine.len()
+    );
+    let in_text = user.iter().filter(|s| maps.contains(s.ip)).count();
+    assert!(
+        in_text * 10 >= user.len() * 9,
+        "{in_text} of {} user IPs in the program's text",
+        user.len()
+    );
+    // ip in hot, then returns into middle, outer and main: at least three
+    // user frames inside the program.
+    let deep = user
+        .iter()
+        .filter(|s| s.user.iter().filter(|&&a| maps.contains(a)).count() >= 3)
+        .count();
+    assert!(
+        deep * 10 >= user.len() * 9,
+        "{deep} of {} user callchains reach 3 frames in the program",
+        user.len()
+    );
+    let name: String = prog
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .chars()
+        .take(15)
+        .collect();
+    assert!(
+        comm_exec.contains(&(run.pid, name.clone())),
+        "no COMM exec {name} for {}: {comm_exec:?}",
+        run.pid
+    );
+    assert!(exits.contains(&run.pid), "no EXIT record for {}", run.pid);
+    assert!(run.sampler.notes().is_empty());
+}
+
+#[test]
+fn tracepoint_samples_count_every_exec_and_decode_with_the_tracefs_schema() {
+    if !may_sample() {
+        return;
+    }
+    let Some(tracing) = live_tracing() else { return };
+    let format = std::fs::read_to_string(tracing.path("events/sched/sched_process_exec/format")).unwrap();
+    let schema = Schema::parse("sched", &format).unwrap();
+    let (filename, pid_field) = (schema.field("filename").unwrap(), schema.field("pid").unwrap());
+    let source = SampleSource::tracepoint(tracing.root(), "sched", "sched_process_exec").unwrap();
+    let mut execs = Vec::new();
+    const N: usize = 20;
+    let prog = c_program("exec_true");
+    let run = sample_command(
+        &[prog.to_str().unwrap(), &N.to_string()],
+        |b| b.source(source),
+        |r, o| {
+            if let Record::Sample(s) = r {
+                assert_eq!(o.event, Some(0));
+                let raw = s.raw.expect("tracepoint samples carry RAW");
+                let file = filename.str(raw, Endian::host()).unwrap().into_owned();
+                let pid = pid_field.i64(raw, Endian::host()).unwrap();
+                assert_eq!(Some(pid as u32), s.pid, "RAW pid and sample pid differ");
+                execs.push((pid, file));
+            }
+        },
+    );
+    let children: Vec<i64> = run.stdout.lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(children.len(), N);
+    let of_children: Vec<&(i64, String)> = execs.iter().filter(|(p, _)| children.contains(p)).collect();
+    assert_eq!(of_children.len(), N, "{execs:?}");
+    assert!(
+        of_children.iter().all(|(_, f)| f == "/bin/true"),
+        "{of_children:?}"
+    );
+    // Anything else is the workload's own exec, which enable_on_exec may
+    // or may not catch (the event is enabled inside that very exec).
+    let others: Vec<&(i64, String)> = execs.iter().filter(|(p, _)| !children.contains(p)).collect();
+    assert!(others.iter().all(|(p, _)| *p == run.pid as i64), "{others:?}");
+    assert_eq!(run.sampler.stats().lost, 0);
+}
+
+/// The file offset uprobes need for `symbol` of the ELF file `path`: its
+/// address from `nm`, minus the p_vaddr of the PT_LOAD segment holding it,
+/// plus that segment's p_offset (from `readelf -lW`).
+fn file_offset(path: &Path, symbol: &str) -> u64 {
+    let nm = Command::new("nm").arg(path).output().expect("running nm");
+    let text = String::from_utf8_lossy(&nm.stdout);
+    let vaddr = text
+        .lines()
+        .find_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w.len() == 3 && w[2] == symbol).then(|| u64::from_str_radix(w[0], 16).unwrap())
+        })
+        .unwrap_or_else(|| panic!("{symbol} not in nm {}", path.display()));
+    let re = Command::new("readelf")
+        .arg("-lW")
+        .arg(path)
+        .output()
+        .expect("running readelf");
+    let text = String::from_utf8_lossy(&re.stdout);
+    for l in text.lines() {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        if w.first() != Some(&"LOAD") {
+            continue;
+        }
+        let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap();
+        let (offset, va, memsz) = (hex(w[1]), hex(w[2]), hex(w[5]));
+        if (va..va + memsz).contains(&vaddr) {
+            return vaddr - va + offset;
+        }
+    }
+    panic!("no PT_LOAD holds {symbol} at {vaddr:#x}");
+}
+
+fn uprobe_available() -> bool {
+    if Path::new("/sys/bus/event_source/devices/uprobe/type").exists() {
+        return true;
+    }
+    assert!(
+        !kernel_required(),
+        "FTR_REQUIRE_KERNEL is set but there is no uprobe PMU"
+    );
+    eprintln!("SKIPPED: no uprobe PMU (/sys/bus/event_source/devices/uprobe)");
+    false
+}
+
+#[test]
+fn uprobe_pmu_fires_once_per_call_with_a_callchain() {
+    if !may_sample() || !uprobe_available() {
+        return;
+    }
+    let prog = sample_hot();
+    let offset = file_offset(&prog, "ping");
+    let mut maps = Mappings::default();
+    let mut hits = Vec::new();
+    const N: usize = 37;
+    let run = sample_command(
+        &[prog.to_str().unwrap(), "calls", &N.to_string()],
+        |b| {
+            b.source(SampleSource::uprobe(&prog, offset, false))
+                .callchain(true)
+                .user_stack(64)
+                .track_tasks(true)
+        },
+        |r, o| {
+            maps.note(r, &prog);
+            if let Record::Sample(s) = r {
+                assert_eq!(o.event, Some(0));
+                let stack = s.stack_user.unwrap();
+                let top = stack.get(..8).map(|b| u64::from_ne_bytes(b.try_into().unwrap()));
+                hits.push((s.ip.unwrap(), s.callchain.clone().unwrap().user, top));
+            }
+        },
+    );
+    assert_eq!(run.stdout.trim(), N.to_string());
+    assert_eq!(hits.len(), N, "uprobe samples");
+    for (ip, user, top) in &hits {
+        assert!(maps.contains(*ip), "uprobe ip {ip:#x} outside {:x?}", maps.ranges);
+        // The probe fires on ping's first instruction, before it pushes a
+        // frame pointer, so the frame-pointer chain goes from ping straight
+        // to main's caller; the return address into main is the word at
+        // sp, which the stack copy holds (a DWARF unwinder recovers it).
+        assert!(user.len() >= 2 && user[0] == *ip, "callchain {user:x?}");
+        let ret = top.expect("a stack copy");
+        assert!(maps.contains(ret), "return address {ret:#x} outside the program");
+    }
+    assert_eq!(run.sampler.stats().lost, 0);
+}
+
+#[test]
+fn a_one_page_ring_overflows_into_counted_lost_records() {
+    if !may_sample() || !uprobe_available() {
+        return;
+    }
+    let prog = sample_hot();
+    let offset = file_offset(&prog, "ping");
+    // A flood of back-to-back calls, then a few slow ones: those find room
+    // again, and the kernel writes the pending LOST record before them.
+    const FLOOD: u64 = 50_000;
+    const TAIL: u64 = 20;
+    let (mut lost_seen, mut napped) = (0, false);
+    let run = sample_command(
+        &[
+            prog.to_str().unwrap(),
+            "calls",
+            &FLOOD.to_string(),
+            &TAIL.to_string(),
+        ],
+        |b| {
+            b.source(SampleSource::uprobe(&prog, offset, false))
+                .callchain(true)
+                .ring_pages(1)
+        },
+        |r, _| match r {
+            // A slow consumer: the flood overflows the ring while it naps.
+            Record::Sample(_) if !napped => {
+                napped = true;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Record::Lost(l) => lost_seen += l.lost,
+            _ => {}
+        },
+    );
+    let stats = run.sampler.stats();
+    eprintln!("{stats:?}");
+    assert!(
+        stats.lost_records > 0 && stats.lost > 0,
+        "no LOST record: {stats:?}"
+    );
+    assert_eq!(lost_seen, stats.lost);
+    assert_eq!(stats.samples + stats.lost, FLOOD + TAIL, "{stats:?}");
+}
+
+#[test]
+fn user_regs_and_stack_copies_point_into_the_program() {
+    if !may_sample() {
+        return;
+    }
+    let Some(arch) = RegisterArch::native() else {
+        eprintln!("SKIPPED: no user register set for this architecture");
+        return;
+    };
+    let prog = sample_hot();
+    let mut maps = Mappings::default();
+    let mut samples = Vec::new();
+    const STACK: u32 = 8192;
+    let mut stack_range = None;
+    let run = sample_command(
+        &[prog.to_str().unwrap(), "spin", "0.5"],
+        |b| {
+            b.source(SampleSource::cpu_clock())
+                .rate(SampleRate::Frequency(999))
+                .user_regs(arch.unwind_mask())
+                .user_stack(STACK)
+                .track_tasks(true)
+        },
+        |r, _| {
+            maps.note(r, &prog);
+            if let Record::Sample(s) = r {
+                if s.mode == Some(CpuMode::User) {
+                    let regs = arch.unwind_regs(s.regs_user.as_ref().unwrap()).unwrap();
+                    samples.push((regs, s.stack_user.unwrap().len()));
+                    // Read the stack's bounds while the program still runs.
+                    if stack_range.is_none() {
+                        stack_range = stack_mapping(s.pid.unwrap());
+                    }
+                }
+            }
+        },
+    );
+    let (lo, hi) = stack_range.expect("the program's [stack] mapping");
+    eprintln!(
+        "{} user samples, stack {lo:#x}-{hi:#x}, pid {}",
+        samples.len(),
+        run.pid
+    );
+    assert!(samples.len() > 100, "{} user samples", samples.len());
+    for (regs, copied) in &samples {
+        assert!(
+            *copied > 0 && *copied <= STACK as usize,
+            "stack copy of {copied} bytes"
+        );
+        assert!((lo..hi).contains(&regs.sp), "sp {:#x} outside the stack", regs.sp);
+        assert!((lo..hi).contains(&regs.fp), "fp {:#x} outside the stack", regs.fp);
+    }
+    let in_text = samples.iter().filter(|(r, _)| maps.contains(r.ip)).count();
+    assert!(
+        in_text * 10 >= samples.len() * 9,
+        "{in_text} of {} ips in the program",
+        samples.len()
+    );
+}
+
+/// The `[stack]` line of /proc/PID/maps.
+fn stack_mapping(pid: u32) -> Option<(u64, u64)> {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+    let line = maps.lines().find(|l| l.ends_with("[stack]"))?;
+    let (lo, hi) = line.split_whitespace().next()?.split_once('-')?;
+    Some((
+        u64::from_str_radix(lo, 16).ok()?,
+        u64::from_str_radix(hi, 16).ok()?,
+    ))
+}
+
+#[test]
+fn refusals_name_the_event_and_the_reason() {
+    if !may_sample() {
+        return;
+    }
+    // No such tracepoint: the name comes back.
+    let tracing = Path::new("/sys/kernel/tracing");
+    let err = SampleSource::tracepoint(tracing, "sched", "no_such_event").unwrap_err();
+    assert!(err.to_string().contains("sched:no_such_event"), "{err}");
+    // cycles without a hardware PMU falls back to cpu-clock, and says so.
+    let cycles = ftr_pmu::EventSpec::hardware("cycles").unwrap();
+    let sampler = SamplerBuilder::new(SampleTarget::Task {
+        pid: 0,
+        inherit: false,
+    })
+    .source(SampleSource::Event(cycles))
+    .rate(SampleRate::Frequency(99))
+    .open()
+    .unwrap();
+    if Path::new("/sys/bus/event_source/devices/cpu").exists() {
+        assert!(sampler.notes().is_empty());
+    } else {
+        assert_eq!(sampler.sources()[0].name(), "cpu-clock");
+        assert!(
+            sampler.notes()[0].contains("cycles is not supported here"),
+            "{:?}",
+            sampler.notes()
+        );
+    }
+    // A uprobe on a file that is not there.
+    let err = SamplerBuilder::new(SampleTarget::Task {
+        pid: 0,
+        inherit: false,
+    })
+    .source(SampleSource::uprobe("/nonexistent/ftr-binary", 0x10, false))
+    .open()
+    .err()
+    .unwrap();
+    assert!(
+        err.to_string().contains("uprobe:/nonexistent/ftr-binary+0x10"),
+        "{err}"
+    );
+    // A dead pid.
+    let err = SamplerBuilder::new(SampleTarget::Task {
+        pid: i32::MAX - 1,
+        inherit: false,
+    })
+    .source(SampleSource::task_clock())
+    .open()
+    .err()
+    .unwrap();
+    assert!(matches!(err, ftr_pmu::Error::NoSuchProcess { .. }), "{err}");
+}
