@@ -58,7 +58,8 @@ pub use record::{
     SAMPLE_REGS_USER, SAMPLE_STACK_USER, SAMPLE_STREAM_ID, SAMPLE_TID, SAMPLE_TIME, SAMPLE_WEIGHT,
 };
 pub use regs::{
-    RegisterArch, UnwindRegs, AARCH64_FP, AARCH64_LR, AARCH64_PC, AARCH64_SP, X86_64_BP, X86_64_IP, X86_64_SP,
+    RegisterArch, UnwindRegs, AARCH64_ARGS, AARCH64_FP, AARCH64_LR, AARCH64_PC, AARCH64_SP, X86_64_ARGS,
+    X86_64_AX, X86_64_BP, X86_64_IP, X86_64_SP,
 };
 pub use sampler::{
     Origin, Readiness, SampleRate, SampleTarget, Sampler, SamplerBuilder, SamplerStats, Wakeup,

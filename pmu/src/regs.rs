@@ -6,12 +6,18 @@
 
 use crate::record::UserRegs;
 
+/// x86_64 `PERF_REG_X86_AX`: the return value.
+pub const X86_64_AX: u32 = 0;
 /// x86_64 `PERF_REG_X86_BP`.
 pub const X86_64_BP: u32 = 6;
 /// x86_64 `PERF_REG_X86_SP`.
 pub const X86_64_SP: u32 = 7;
 /// x86_64 `PERF_REG_X86_IP`.
 pub const X86_64_IP: u32 = 8;
+/// x86_64 argument registers in SysV call order: rdi, rsi, rdx, rcx, r8, r9.
+pub const X86_64_ARGS: [u32; 6] = [5, 4, 3, 2, 16, 17];
+/// aarch64 argument registers x0..x7 (x0 is also the return value).
+pub const AARCH64_ARGS: [u32; 8] = [0, 1, 2, 3, 4, 5, 6, 7];
 /// aarch64 `PERF_REG_ARM64_X29`, the frame pointer.
 pub const AARCH64_FP: u32 = 29;
 /// aarch64 `PERF_REG_ARM64_LR` (x30).
@@ -64,6 +70,38 @@ impl RegisterArch {
             RegisterArch::Aarch64 => {
                 (1 << AARCH64_PC) | (1 << AARCH64_SP) | (1 << AARCH64_FP) | (1 << AARCH64_LR)
             }
+        }
+    }
+
+    /// The `sample_regs_user` mask with the unwinding registers, the
+    /// integer argument registers and the return-value register: what a
+    /// uprobe at a function's entry (arguments) or a uretprobe (return
+    /// value) needs, e.g. malloc's size and result.
+    pub fn call_mask(self) -> u64 {
+        let (args, ret): (&[u32], u32) = match self {
+            RegisterArch::X86_64 => (&X86_64_ARGS, X86_64_AX),
+            RegisterArch::Aarch64 => (&AARCH64_ARGS, AARCH64_ARGS[0]),
+        };
+        args.iter()
+            .fold(self.unwind_mask() | (1 << ret), |m, &r| m | (1 << r))
+    }
+
+    /// Integer argument `n` (0-based) at a function's first instruction,
+    /// from a sample taken with [`RegisterArch::call_mask`].
+    pub fn argument(self, regs: &UserRegs, n: usize) -> Option<u64> {
+        let reg = match self {
+            RegisterArch::X86_64 => X86_64_ARGS.get(n)?,
+            RegisterArch::Aarch64 => AARCH64_ARGS.get(n)?,
+        };
+        regs.get(*reg)
+    }
+
+    /// The integer return value at a uretprobe, from a sample taken with
+    /// [`RegisterArch::call_mask`].
+    pub fn return_value(self, regs: &UserRegs) -> Option<u64> {
+        match self {
+            RegisterArch::X86_64 => regs.get(X86_64_AX),
+            RegisterArch::Aarch64 => regs.get(AARCH64_ARGS[0]),
         }
     }
 
@@ -124,6 +162,20 @@ mod tests {
                 lr: Some(2)
             })
         );
+        let x86_call = x86.call_mask();
+        // ax, cx, dx, si, di, bp, sp, ip, r8, r9.
+        assert_eq!(x86_call, 0b11_0000_0001_1111_1101);
+        let regs = UserRegs {
+            abi: 2,
+            mask: x86_call,
+            values: (0..x86_call.count_ones() as u64).collect(),
+        };
+        // Values follow the mask's bit order: ax=0, cx=1, dx=2, si=3, di=4.
+        assert_eq!(x86.argument(&regs, 0), Some(4));
+        assert_eq!(x86.argument(&regs, 1), Some(3));
+        assert_eq!(x86.argument(&regs, 5), Some(9));
+        assert_eq!(x86.argument(&regs, 6), None);
+        assert_eq!(x86.return_value(&regs), Some(0));
         let none = UserRegs {
             abi: 0,
             mask: arm.unwind_mask(),

@@ -751,7 +751,9 @@ impl Sampler {
                                     self.stats.lost += l.lost;
                                     self.stats.lost_records += 1;
                                 }
-                                l.id.or(l.sample_id.id)
+                                // The trailer holds the primary (parent) id that the id map
+                                // knows; LOST's own id is the inherited child's.
+                                l.sample_id.id.or(l.id)
                             }
                             Record::Throttle(t) => {
                                 if t.throttled {

@@ -82,6 +82,9 @@ fn sample_command(
             break;
         }
     }
+    // Every ring belongs to the exited task: poll says so at once.
+    let ready = sampler.wait(Some(Duration::ZERO), None).unwrap();
+    assert!(ready.hangup, "no POLLHUP after the task exited: {ready:?}");
     sampler.disable().unwrap();
     sampler.drain(&mut on_record).unwrap();
     assert!(child.wait().unwrap().success(), "{argv:?} failed");
@@ -311,32 +314,52 @@ fn uprobe_pmu_fires_once_per_call_with_a_callchain() {
     if !may_sample() || !uprobe_available() {
         return;
     }
+    let Some(arch) = RegisterArch::native() else {
+        eprintln!("SKIPPED: no user register set for this architecture");
+        return;
+    };
     let prog = sample_hot();
     let offset = file_offset(&prog, "ping");
     let mut maps = Mappings::default();
-    let mut hits = Vec::new();
+    let (mut entries, mut returns) = (Vec::new(), Vec::new());
     const N: usize = 37;
     let run = sample_command(
         &[prog.to_str().unwrap(), "calls", &N.to_string()],
         |b| {
+            // Entry and return share one ring per CPU; the identifier
+            // tells them apart.
             b.source(SampleSource::uprobe(&prog, offset, false))
+                .source(SampleSource::uprobe(&prog, offset, true))
                 .callchain(true)
+                .user_regs(arch.call_mask())
                 .user_stack(64)
                 .track_tasks(true)
         },
         |r, o| {
             maps.note(r, &prog);
             if let Record::Sample(s) = r {
-                assert_eq!(o.event, Some(0));
-                let stack = s.stack_user.unwrap();
-                let top = stack.get(..8).map(|b| u64::from_ne_bytes(b.try_into().unwrap()));
-                hits.push((s.ip.unwrap(), s.callchain.clone().unwrap().user, top));
+                let regs = s.regs_user.as_ref().unwrap();
+                let time = s.time.unwrap();
+                match o.event {
+                    Some(0) => {
+                        let stack = s.stack_user.unwrap();
+                        let top = stack.get(..8).map(|b| u64::from_ne_bytes(b.try_into().unwrap()));
+                        let arg = arch.argument(regs, 0).unwrap();
+                        entries.push((time, arg, s.ip.unwrap(), s.callchain.clone().unwrap().user, top));
+                    }
+                    Some(1) => returns.push((time, arch.return_value(regs).unwrap(), s.ip.unwrap())),
+                    other => panic!("sample from event {other:?}"),
+                }
             }
         },
     );
     assert_eq!(run.stdout.trim(), N.to_string());
-    assert_eq!(hits.len(), N, "uprobe samples");
-    for (ip, user, top) in &hits {
+    assert_eq!(entries.len(), N, "uprobe samples");
+    assert_eq!(returns.len(), N, "uretprobe samples");
+    entries.sort_by_key(|e| e.0);
+    returns.sort_by_key(|r| r.0);
+    for (i, (_, arg, ip, user, top)) in entries.iter().enumerate() {
+        assert_eq!(*arg, i as u64, "ping's argument, from REGS_USER");
         assert!(maps.contains(*ip), "uprobe ip {ip:#x} outside {:x?}", maps.ranges);
         // The probe fires on ping's first instruction, before it pushes a
         // frame pointer, so the frame-pointer chain goes from ping straight
@@ -345,6 +368,9 @@ fn uprobe_pmu_fires_once_per_call_with_a_callchain() {
         assert!(user.len() >= 2 && user[0] == *ip, "callchain {user:x?}");
         let ret = top.expect("a stack copy");
         assert!(maps.contains(ret), "return address {ret:#x} outside the program");
+        // The uretprobe fires at that return address with ping's result.
+        assert_eq!(returns[i].1, 2 * i as u64 + 1, "ping's return value");
+        assert_eq!(returns[i].2, ret, "uretprobe ip");
     }
     assert_eq!(run.sampler.stats().lost, 0);
 }
@@ -358,6 +384,9 @@ fn a_one_page_ring_overflows_into_counted_lost_records() {
     let offset = file_offset(&prog, "ping");
     // A flood of back-to-back calls, then a few slow ones: those find room
     // again, and the kernel writes the pending LOST record before them.
+    // The kernel reports a ring's losses only with that ring's next
+    // record, so the program stays on one CPU (one ring) for the tail to
+    // flush them all (sample_hot pins itself to one CPU in `calls` mode).
     const FLOOD: u64 = 50_000;
     const TAIL: u64 = 20;
     let (mut lost_seen, mut napped) = (0, false);
@@ -516,4 +545,46 @@ fn refusals_name_the_event_and_the_reason() {
     .err()
     .unwrap();
     assert!(matches!(err, ftr_pmu::Error::NoSuchProcess { .. }), "{err}");
+}
+
+#[test]
+fn cpu_wide_rings_cover_every_online_cpu_and_a_wake_descriptor_interrupts_the_wait() {
+    if !may_sample() {
+        return;
+    }
+    let cpus = ftr_pmu::online_cpus().unwrap();
+    let mut sampler = SamplerBuilder::new(SampleTarget::Cpus(cpus.clone()))
+        .source(SampleSource::cpu_clock())
+        .rate(SampleRate::Frequency(199))
+        .callchain(true)
+        .wakeup(ftr_pmu::Wakeup::Events(1))
+        .open()
+        .unwrap();
+    assert_eq!(sampler.cpus(), cpus);
+    // An eventfd already written: wait returns at once, woken.
+    let wake = nix::sys::eventfd::EventFd::from_flags(nix::sys::eventfd::EfdFlags::EFD_CLOEXEC).unwrap();
+    wake.write(1).unwrap();
+    use std::os::fd::AsFd;
+    let ready = sampler.wait(None, Some(wake.as_fd())).unwrap();
+    assert!(ready.woken && !ready.hangup, "{ready:?}");
+    sampler.enable().unwrap();
+    let prog = sample_hot();
+    let out = Command::new(&prog).args(["spin", "0.3"]).output().unwrap();
+    assert!(out.status.success());
+    std::thread::sleep(Duration::from_millis(100));
+    sampler.disable().unwrap();
+    let mut per_cpu = std::collections::BTreeMap::new();
+    sampler
+        .drain(|r, o| {
+            if let Record::Sample(s) = r {
+                // A CPU-wide ring only holds its own CPU's samples.
+                assert_eq!(s.cpu, o.cpu);
+                *per_cpu.entry(o.cpu.unwrap()).or_insert(0u64) += 1;
+            }
+        })
+        .unwrap();
+    // cpu-clock fires on every CPU, idle or not (idle samples are the
+    // swapper's), so each ring has samples.
+    eprintln!("samples per CPU: {per_cpu:?}");
+    assert_eq!(per_cpu.keys().copied().collect::<Vec<_>>(), cpus, "{per_cpu:?}");
 }
