@@ -42,7 +42,10 @@ fn run() -> Result<ExitCode, String> {
         }
         i += 2;
     }
-    let argv = args.get(i + 1..).filter(|a| !a.is_empty()).ok_or("no command after --")?;
+    let argv = args
+        .get(i + 1..)
+        .filter(|a| !a.is_empty())
+        .ok_or("no command after --")?;
     let workload = Workload::prepare(argv, nothing).map_err(|e| e.to_string())?;
     let mut sampler = SamplerBuilder::new(SampleTarget::Task {
         pid: workload.pid(),
@@ -55,7 +58,14 @@ fn run() -> Result<ExitCode, String> {
     .ring_pages(pages)
     .enable_on_exec(true)
     .open()
-    .map_err(|e| format!("{e}: {}", std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default()))?;
+    .map_err(|e| {
+        format!(
+            "{e}: {}",
+            std::error::Error::source(&e)
+                .map(|s| s.to_string())
+                .unwrap_or_default()
+        )
+    })?;
     for note in sampler.notes() {
         eprintln!("sample_cmd: {note}");
     }
@@ -63,11 +73,16 @@ fn run() -> Result<ExitCode, String> {
     let mut frames = 0u64;
     let mut count = |r: &Record<'_>, _| {
         if let Record::Sample(s) = r {
-            frames += s.callchain.as_ref().map_or(0, |c| (c.kernel.len() + c.user.len()) as u64);
+            frames += s
+                .callchain
+                .as_ref()
+                .map_or(0, |c| (c.kernel.len() + c.user.len()) as u64);
         }
     };
     let status = loop {
-        sampler.wait(Some(Duration::from_millis(100)), None).map_err(|e| e.to_string())?;
+        sampler
+            .wait(Some(Duration::from_millis(100)), None)
+            .map_err(|e| e.to_string())?;
         sampler.drain(&mut count).map_err(|e| e.to_string())?;
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
             break status;
@@ -79,5 +94,9 @@ fn run() -> Result<ExitCode, String> {
         "sample_cmd: {} samples, {} lost, {} records, {} callchain frames",
         stats.samples, stats.lost, stats.records, frames
     );
-    Ok(if status.success() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

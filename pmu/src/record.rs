@@ -955,6 +955,35 @@ mod tests {
     }
 
     #[test]
+    fn old_mmap_records_have_no_inode_and_build_ids_replace_it() {
+        let layout = RecordLayout::new(SAMPLE_TID, 0, 0, false).unwrap();
+        let mut body = u64s(&[pair(5, 5), 0x1000, 0x2000, 0x3000]);
+        body.extend_from_slice(b"[vdso]\0\0");
+        let bytes = record(RECORD_MMAP, MISC_USER, &body);
+        let Record::Mmap(m) = parse_record(&bytes, &layout).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (m.addr, m.len, m.pgoff, m.filename),
+            (0x1000, 0x2000, 0x3000, &b"[vdso]"[..])
+        );
+        assert_eq!((m.inode, m.prot, m.build_id), (None, None, None));
+        // MMAP2 with PERF_RECORD_MISC_MMAP_BUILD_ID: size, 3 reserved, 20 bytes.
+        let mut body = u64s(&[pair(5, 5), 0x1000, 0x2000, 0]);
+        let mut id = vec![4u8, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef];
+        id.resize(24, 0);
+        body.extend_from_slice(&id);
+        body.extend_from_slice(&u64s(&[pair(5, 2)]));
+        body.extend_from_slice(b"/lib/x\0\0");
+        let bytes = record(RECORD_MMAP2, MISC_USER | MISC_MMAP_BUILD_ID, &body);
+        let Record::Mmap(m) = parse_record(&bytes, &layout).unwrap() else {
+            panic!()
+        };
+        assert_eq!(m.build_id, Some(&[0xde, 0xad, 0xbe, 0xef][..]));
+        assert_eq!((m.inode, m.prot, m.filename), (None, Some(5), &b"/lib/x"[..]));
+    }
+
+    #[test]
     fn bad_input_is_an_error() {
         let layout = RecordLayout::new(SAMPLE_IP | SAMPLE_CALLCHAIN, 0, 0, false).unwrap();
         assert!(parse_record(&[], &layout).is_err());

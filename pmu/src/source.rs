@@ -216,7 +216,15 @@ impl SampleSource {
                 retprobe,
             } => ("kprobe", function.as_bytes().to_vec(), *offset, *retprobe),
         };
-        let pmu = read_probe_pmu(pmu_root, pmu_name)?;
+        let pmu = read_probe_pmu(pmu_root, pmu_name).map_err(|e| match e {
+            Error::Open { hint, source, .. } => Error::Open {
+                event: self.name(),
+                target: "this kernel".into(),
+                hint,
+                source,
+            },
+            other => other,
+        })?;
         let text = CString::new(text).map_err(|_| Error::BadEventSyntax {
             text: self.name(),
             why: "a NUL byte in the path or function name".into(),
@@ -300,6 +308,11 @@ mod tests {
             .err()
             .unwrap();
         assert!(err.to_string().contains("kprobe PMU needs Linux 4.17+"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("could not open event kprobe:vfs_read"),
+            "{err}"
+        );
         assert_eq!(
             SampleSource::kprobe("vfs_read", 0, true).name(),
             "kretprobe:vfs_read"

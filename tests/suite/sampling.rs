@@ -232,13 +232,22 @@ fn tracepoint_samples_count_every_exec_and_decode_with_the_tracefs_schema() {
     let schema = Schema::parse("sched", &format).unwrap();
     let (filename, pid_field) = (schema.field("filename").unwrap(), schema.field("pid").unwrap());
     let source = SampleSource::tracepoint(tracing.root(), "sched", "sched_process_exec").unwrap();
-    let mut execs = Vec::new();
+    let (mut execs, mut forks, mut exits) = (Vec::new(), HashSet::new(), HashSet::new());
     const N: usize = 20;
     let prog = c_program("exec_true");
     let run = sample_command(
         &[prog.to_str().unwrap(), &N.to_string()],
-        |b| b.source(source),
+        |b| b.source(source).track_tasks(true),
         |r, o| {
+            match r {
+                Record::Fork(t) => {
+                    forks.insert((t.pid as i64, t.ppid));
+                }
+                Record::Exit(t) => {
+                    exits.insert(t.pid as i64);
+                }
+                _ => {}
+            }
             if let Record::Sample(s) = r {
                 assert_eq!(o.event, Some(0));
                 let raw = s.raw.expect("tracepoint samples carry RAW");
@@ -261,6 +270,15 @@ fn tracepoint_samples_count_every_exec_and_decode_with_the_tracefs_schema() {
     // or may not catch (the event is enabled inside that very exec).
     let others: Vec<&(i64, String)> = execs.iter().filter(|(p, _)| !children.contains(p)).collect();
     assert!(others.iter().all(|(p, _)| *p == run.pid as i64), "{others:?}");
+    // FORK and EXIT records of every child, forked by the workload.
+    for c in &children {
+        assert!(
+            forks.contains(&(*c, run.pid)),
+            "no FORK of {c} from {}: {forks:?}",
+            run.pid
+        );
+        assert!(exits.contains(c), "no EXIT of {c}");
+    }
     assert_eq!(run.sampler.stats().lost, 0);
 }
 
@@ -587,4 +605,100 @@ fn cpu_wide_rings_cover_every_online_cpu_and_a_wake_descriptor_interrupts_the_wa
     // swapper's), so each ring has samples.
     eprintln!("samples per CPU: {per_cpu:?}");
     assert_eq!(per_cpu.keys().copied().collect::<Vec<_>>(), cpus, "{per_cpu:?}");
+}
+
+/// Set (to anything) only in the unprivileged child that
+/// [`refusals_under_perf_event_paranoid_name_the_setting`] starts.
+const UNPRIVILEGED_VAR: &str = "FTR_SAMPLING_UNPRIVILEGED_SIDE";
+
+#[test]
+fn refusals_under_perf_event_paranoid_name_the_setting() {
+    if !may_sample() {
+        return;
+    }
+    let paranoid: i32 = std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // This test binary again, as nobody, running only the side below.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "suite::sampling::unprivileged_side_of_the_paranoid_test",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env(UNPRIVILEGED_VAR, "1")
+        .output();
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => {
+            assert!(!kernel_required(), "running setpriv: {e}");
+            eprintln!("SKIPPED: cannot run setpriv ({e})");
+            return;
+        }
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = |key: &str| {
+        // The harness may print "test NAME ... " before the first line.
+        text.lines()
+            .find_map(|l| l.find(key).map(|at| &l[at + key.len()..]))
+            .unwrap_or_else(|| panic!("no {key} line in {text}"))
+            .to_owned()
+    };
+    let (cpu_wide, with_kernel, user_only) = (line("cpu-wide: "), line("kernel: "), line("user-only: "));
+    // CPU-wide needs <= 0, kernel samples of a task <= 1, user-only <= 2
+    // (perf_allow_cpu, perf_allow_kernel, perf_event_open's own check).
+    for (what, got, max) in [
+        ("cpu-wide", &cpu_wide, 0),
+        ("kernel", &with_kernel, 1),
+        ("user-only", &user_only, 2),
+    ] {
+        if paranoid > max {
+            assert!(
+                got.contains(&format!(
+                    "kernel.perf_event_paranoid={paranoid} and no CAP_PERFMON"
+                )) && got.contains(&format!("kernel.perf_event_paranoid<={max}"))
+                    && got.contains("cpu-clock"),
+                "{what}: {got}"
+            );
+        } else {
+            assert_eq!(got, "opened", "{what} under paranoid {paranoid}");
+        }
+    }
+}
+
+/// The unprivileged side of [`refusals_under_perf_event_paranoid_name_the_setting`]:
+/// nothing to do unless started by it.
+#[test]
+fn unprivileged_side_of_the_paranoid_test() {
+    if std::env::var_os(UNPRIVILEGED_VAR).is_none() {
+        return;
+    }
+    let outcome = |b: SamplerBuilder| match b.source(SampleSource::cpu_clock()).open() {
+        Ok(_) => "opened".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    let cpus = ftr_pmu::online_cpus().unwrap();
+    println!(
+        "cpu-wide: {}",
+        outcome(SamplerBuilder::new(SampleTarget::Cpus(cpus)))
+    );
+    let own = || {
+        SamplerBuilder::new(SampleTarget::Task {
+            pid: 0,
+            inherit: false,
+        })
+    };
+    println!("kernel: {}", outcome(own()));
+    println!("user-only: {}", outcome(own().exclude_kernel(true)));
 }
