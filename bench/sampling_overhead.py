@@ -30,7 +30,7 @@ PERF_DATA = os.path.join(TMP, "perf.data")
 
 subprocess.run(["cargo", "build", "--quiet", "--release", "-p", "ftr-pmu", "--example", "sample_cmd"],
                cwd=ROOT, check=True)
-subprocess.run(["cc", "-O1", "-g", "-fno-omit-frame-pointer", "-o", PROG,
+subprocess.run(["cc", "-O1", "-g", "-fno-omit-frame-pointer", "-pthread", "-o", PROG,
                 os.path.join(ROOT, "fixtures/progs/sample_hot.c")], check=True)
 WORK = [PROG, "work", ROUNDS]
 

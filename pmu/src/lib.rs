@@ -37,6 +37,7 @@ mod events;
 mod record;
 mod regs;
 mod sampler;
+mod sorter;
 mod source;
 #[allow(unsafe_code)]
 mod sys;
@@ -65,5 +66,6 @@ pub use sampler::{
     Origin, Readiness, SampleRate, SampleTarget, Sampler, SamplerBuilder, SamplerStats, Wakeup,
     MAX_USER_STACK,
 };
+pub use sorter::RecordSorter;
 pub use source::{tracepoint_id, SampleSource};
 pub use workload::Workload;

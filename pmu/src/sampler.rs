@@ -31,11 +31,13 @@ use crate::access::{classify_perf_error, errno_text, read_text, Access, MAX_PARA
 use crate::cpus::online_cpus;
 use crate::error::Error;
 use crate::events::{EventSpec, EVENT_SOURCE_DEVICES, TYPE_HARDWARE, TYPE_TRACEPOINT};
+use crate::record::RecordError;
 use crate::record::{
     parse_record, record_size, Record, RecordLayout, HEADER_SIZE, SAMPLE_CALLCHAIN, SAMPLE_CPU,
     SAMPLE_IDENTIFIER, SAMPLE_IP, SAMPLE_PERIOD, SAMPLE_RAW, SAMPLE_REGS_USER, SAMPLE_STACK_USER, SAMPLE_TID,
     SAMPLE_TIME,
 };
+use crate::sorter::RecordSorter;
 use crate::source::SampleSource;
 use crate::sys::{self, CounterIoctl, PerfEventAttr, RingMap};
 
@@ -64,6 +66,36 @@ pub enum SampleTarget {
         /// Follow children created after opening.
         inherit: bool,
     },
+    /// Every thread of a running process (listed from /proc/PID/task when
+    /// opening, as `perf record -p` does), each opened on every online
+    /// CPU, one shared ring per CPU. With `inherit`, children and threads
+    /// created later too.
+    Process {
+        /// The process id.
+        pid: i32,
+        /// Follow children and threads created after opening.
+        inherit: bool,
+    },
+}
+
+/// The thread ids of a process, from /proc/PID/task.
+fn process_threads(pid: i32) -> Result<Vec<i32>, Error> {
+    let dir = Path::new("/proc").join(pid.to_string()).join("task");
+    let entries = std::fs::read_dir(&dir).map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => Error::NoSuchProcess { pid },
+        _ => Error::Read {
+            path: dir.clone(),
+            source,
+        },
+    })?;
+    let mut tids: Vec<i32> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    tids.sort_unstable();
+    if tids.is_empty() {
+        return Err(Error::NoSuchProcess { pid });
+    }
+    Ok(tids)
 }
 
 /// How often to sample.
@@ -102,7 +134,10 @@ pub struct Readiness {
     /// Some ring reached its wakeup point.
     pub data: bool,
     /// Every traced task exited (POLLHUP on each task ring): drain once
-    /// more and stop.
+    /// more and stop. A ring answers for the task that opened it (with
+    /// inherit, once its children are gone too); for
+    /// [`SampleTarget::Process`] that is the lowest thread id, normally
+    /// the main thread. CPU-wide rings never hang up.
     pub hangup: bool,
     /// The wake descriptor fired (shutdown requested).
     pub woken: bool,
@@ -168,6 +203,8 @@ pub struct Sampler {
     layout: RecordLayout,
     stats: SamplerStats,
     buf: Vec<u8>,
+    /// Records read by [`Sampler::drain_ordered`] and not yet final.
+    sorter: RecordSorter<(usize, Vec<u8>)>,
 }
 
 impl SamplerBuilder {
@@ -349,7 +386,10 @@ impl SamplerBuilder {
 
     fn attr(&self, spec: &crate::source::ResolvedSource, sample_type: u64, tracking: bool) -> PerfEventAttr {
         let mut flags = sys::ATTR_DISABLED | sys::ATTR_SAMPLE_ID_ALL;
-        if matches!(self.target, SampleTarget::Task { inherit: true, .. }) {
+        if matches!(
+            self.target,
+            SampleTarget::Task { inherit: true, .. } | SampleTarget::Process { inherit: true, .. }
+        ) {
             flags |= sys::ATTR_INHERIT;
         }
         if self.enable_on_exec {
@@ -410,13 +450,22 @@ impl SamplerBuilder {
     /// event is unsupported), [`Error::Ring`] when a ring cannot be mapped.
     pub fn open(self) -> Result<Sampler, Error> {
         self.check()?;
+        let per_cpu = |tids: &[i32]| -> Result<Vec<(i32, i32)>, Error> {
+            let cpus = online_cpus()?;
+            Ok(tids
+                .iter()
+                .flat_map(|&t| cpus.iter().map(move |&c| (t, c as i32)))
+                .collect())
+        };
         let units: Vec<(i32, i32)> = match &self.target {
             SampleTarget::Cpus(cpus) => cpus.iter().map(|&c| (-1, c as i32)).collect(),
-            SampleTarget::Task { pid, inherit: true } => {
-                online_cpus()?.into_iter().map(|c| (*pid, c as i32)).collect()
-            }
+            SampleTarget::Task { pid, inherit: true } => per_cpu(&[*pid])?,
             SampleTarget::Task { pid, inherit: false } => vec![(*pid, -1)],
+            SampleTarget::Process { pid, .. } => per_cpu(&process_threads(*pid)?)?,
         };
+        // A thread of a process that exits while it is being opened is
+        // skipped; the process must keep at least one.
+        let skip_gone = matches!(self.target, SampleTarget::Process { .. });
         let sample_type = self.sample_type();
         let layout = RecordLayout::new(sample_type, 0, self.regs_user, true)
             .map_err(|e| Error::SampleConfig(e.to_string()))?;
@@ -434,13 +483,23 @@ impl SamplerBuilder {
             layout,
             stats: SamplerStats::default(),
             buf: Vec::new(),
+            sorter: RecordSorter::new(),
         };
-        for &(pid, cpu) in &units {
-            let mut owner: Option<usize> = None;
+        // Per-CPU events share their CPU's ring whatever their task (the
+        // kernel allows PERF_EVENT_IOC_SET_OUTPUT across tasks on one CPU,
+        // `perf_event_set_output`); a cpu -1 task event has its own.
+        let mut owners: HashMap<(i32, i32), usize> = HashMap::new();
+        let mut gone = Vec::new();
+        'units: for &(pid, cpu) in &units {
+            let key = if cpu >= 0 { (-1, cpu) } else { (pid, -1) };
             for i in 0..sources.len() {
                 let attr = self.attr(&resolved[i], sample_type, self.track_tasks && i == 0);
                 let fd = match sys::perf_event_open(&attr, pid, cpu, None, 0) {
                     Ok(fd) => fd,
+                    Err(e) if skip_gone && e.raw_os_error() == Some(libc::ESRCH) => {
+                        gone.push(pid);
+                        continue 'units;
+                    }
                     Err(e) if is_unsupported(&e) && is_cycles(&sources[i]) => {
                         let fallback = cpu_clock_like(&sources[i]);
                         sampler.notes.push(format!(
@@ -458,7 +517,7 @@ impl SamplerBuilder {
                 };
                 let target = target_text(pid, cpu);
                 let index = sampler.fds.len();
-                match owner {
+                match owners.get(&key).copied() {
                     None => {
                         let map = RingMap::map(fd.as_fd(), self.ring_pages).map_err(|e| Error::Ring {
                             event: sources[i].name(),
@@ -471,9 +530,15 @@ impl SamplerBuilder {
                             map,
                             fd: index,
                             cpu: (cpu >= 0).then_some(cpu as u32),
-                            label: target.clone(),
+                            // A per-CPU ring holds every task's records on
+                            // that CPU, whichever task opened it.
+                            label: if cpu >= 0 {
+                                format!("CPU {cpu}")
+                            } else {
+                                target.clone()
+                            },
                         });
-                        owner = Some(index);
+                        owners.insert(key, index);
                     }
                     Some(o) => {
                         sys::perf_event_set_output(fd.as_fd(), sampler.fds[o].as_fd()).map_err(|e| {
@@ -498,6 +563,18 @@ impl SamplerBuilder {
                 })?;
                 sampler.ids.insert(id, i);
                 sampler.fds.push(fd);
+            }
+        }
+        if let SampleTarget::Process { pid, .. } = self.target {
+            if sampler.fds.is_empty() {
+                return Err(Error::NoSuchProcess { pid });
+            }
+            gone.dedup();
+            if !gone.is_empty() {
+                sampler.notes.push(format!(
+                    "{} thread(s) of pid {pid} exited while sampling was set up: {gone:?}",
+                    gone.len()
+                ));
             }
         }
         sampler.sources = sources;
@@ -712,83 +789,91 @@ impl Sampler {
         let mut first_error = None;
         let mut read = 0;
         for ring in &self.rings {
-            let head = ring.map.data_head();
-            let tail = ring.map.data_tail();
-            let len = head.wrapping_sub(tail);
-            if len == 0 {
+            if let Err(e) = take_ring(ring, &mut self.buf, &mut self.stats) {
+                first_error.get_or_insert(e);
                 continue;
             }
-            self.buf.clear();
-            ring.map.copy_data(tail, len as usize, &mut self.buf);
-            ring.map.set_data_tail(head);
-            self.stats.bytes += len;
-            if len as usize > ring.map.data_size() {
-                first_error.get_or_insert(Error::Record {
-                    ring: ring.label.clone(),
-                    source: crate::record::RecordError::BadSize {
-                        size: len as usize,
-                        have: ring.map.data_size(),
-                    },
-                });
-                continue;
-            }
-            let mut at = 0;
-            while at + HEADER_SIZE <= self.buf.len() {
-                let rest = &self.buf[at..];
-                let Some(size) = record_size(rest).filter(|&s| s <= rest.len()) else {
-                    first_error.get_or_insert(Error::Record {
-                        ring: ring.label.clone(),
-                        source: crate::record::RecordError::BadSize {
-                            size: record_size(rest).unwrap_or(0),
-                            have: rest.len(),
-                        },
-                    });
-                    break;
-                };
-                at += size;
-                match parse_record(&rest[..size], &self.layout) {
-                    Ok(record) => {
-                        read += 1;
-                        self.stats.records += 1;
-                        let id = match &record {
-                            Record::Sample(s) => {
-                                self.stats.samples += 1;
-                                s.id
-                            }
-                            Record::Lost(l) => {
-                                if l.samples {
-                                    self.stats.lost_samples += l.lost;
-                                } else {
-                                    self.stats.lost += l.lost;
-                                    self.stats.lost_records += 1;
-                                }
-                                // The trailer holds the primary (parent) id that the id map
-                                // knows; LOST's own id is the inherited child's.
-                                l.sample_id.id.or(l.id)
-                            }
-                            Record::Throttle(t) => {
-                                if t.throttled {
-                                    self.stats.throttles += 1;
-                                }
-                                Some(t.id)
-                            }
-                            Record::Mmap(m) => m.sample_id.id,
-                            Record::Comm(c) => c.sample_id.id,
-                            Record::Fork(t) | Record::Exit(t) => t.sample_id.id,
-                            Record::Other { .. } => None,
-                        };
-                        let origin = Origin {
-                            cpu: ring.cpu,
-                            event: id.and_then(|id| self.ids.get(&id).copied()),
-                        };
-                        f(&record, origin);
-                    }
+            let split = split_records(&self.buf, &ring.label, |bytes| {
+                match deliver(bytes, ring.cpu, &self.layout, &self.ids, &mut self.stats, &mut f) {
+                    Ok(()) => read += 1,
                     Err(source) => {
                         first_error.get_or_insert(Error::Record {
                             ring: ring.label.clone(),
                             source,
                         });
                     }
+                }
+            });
+            if let Err(e) = split {
+                first_error.get_or_insert(e);
+            }
+        }
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(read),
+        }
+    }
+
+    /// Like [`Sampler::drain`], but hands records to `f` in time order
+    /// across rings: each call reads every ring once (a round) and passes
+    /// on the records that can no longer be preceded by one still unread
+    /// (see [`RecordSorter`]); the others wait for the next call. Call
+    /// [`Sampler::flush_ordered`] at the end for the rest. Tools that pair
+    /// events across CPUs (an allocation and its free) need this order.
+    pub fn drain_ordered(&mut self, mut f: impl FnMut(&Record<'_>, Origin)) -> Result<u64, Error> {
+        let mut first_error = None;
+        for (index, ring) in self.rings.iter().enumerate() {
+            if let Err(e) = take_ring(ring, &mut self.buf, &mut self.stats) {
+                first_error.get_or_insert(e);
+                continue;
+            }
+            let sorter = &mut self.sorter;
+            let layout = &self.layout;
+            let split = split_records(&self.buf, &ring.label, |bytes| {
+                // A record that does not parse sorts first and fails when
+                // delivered, with its ring named.
+                let time = match parse_record(bytes, layout) {
+                    Ok(r) => record_time(&r).unwrap_or(0),
+                    Err(_) => 0,
+                };
+                sorter.push(time, (index, bytes.to_vec()));
+            });
+            if let Err(e) = split {
+                first_error.get_or_insert(e);
+            }
+        }
+        let ready = self.sorter.end_round();
+        let delivered = self.deliver_owned(ready, &mut f);
+        match (first_error, delivered) {
+            (Some(e), _) | (None, Err(e)) => Err(e),
+            (None, Ok(n)) => Ok(n),
+        }
+    }
+
+    /// Hands every record [`Sampler::drain_ordered`] still holds to `f`,
+    /// in time order: after [`Sampler::disable`] and a last
+    /// `drain_ordered`, when nothing more can arrive.
+    pub fn flush_ordered(&mut self, mut f: impl FnMut(&Record<'_>, Origin)) -> Result<u64, Error> {
+        let rest = self.sorter.flush();
+        self.deliver_owned(rest, &mut f)
+    }
+
+    fn deliver_owned(
+        &mut self,
+        items: Vec<(usize, Vec<u8>)>,
+        f: &mut impl FnMut(&Record<'_>, Origin),
+    ) -> Result<u64, Error> {
+        let mut first_error = None;
+        let mut read = 0;
+        for (index, bytes) in items {
+            let ring = &self.rings[index];
+            match deliver(&bytes, ring.cpu, &self.layout, &self.ids, &mut self.stats, f) {
+                Ok(()) => read += 1,
+                Err(source) => {
+                    first_error.get_or_insert(Error::Record {
+                        ring: ring.label.clone(),
+                        source,
+                    });
                 }
             }
         }
@@ -797,6 +882,112 @@ impl Sampler {
             None => Ok(read),
         }
     }
+}
+
+/// Copies a ring's unread bytes into `buf` (replacing its contents) and
+/// releases them to the kernel.
+fn take_ring(ring: &Ring, buf: &mut Vec<u8>, stats: &mut SamplerStats) -> Result<(), Error> {
+    buf.clear();
+    let head = ring.map.data_head();
+    let tail = ring.map.data_tail();
+    let len = head.wrapping_sub(tail);
+    if len == 0 {
+        return Ok(());
+    }
+    ring.map.copy_data(tail, len as usize, buf);
+    ring.map.set_data_tail(head);
+    stats.bytes += len;
+    if len as usize > ring.map.data_size() {
+        buf.clear();
+        return Err(Error::Record {
+            ring: ring.label.clone(),
+            source: RecordError::BadSize {
+                size: len as usize,
+                have: ring.map.data_size(),
+            },
+        });
+    }
+    Ok(())
+}
+
+/// Calls `each` with every whole record of `buf`; fails at a header whose
+/// size is impossible (the rest of `buf` cannot be split).
+fn split_records(buf: &[u8], label: &str, mut each: impl FnMut(&[u8])) -> Result<(), Error> {
+    let mut at = 0;
+    while at + HEADER_SIZE <= buf.len() {
+        let rest = &buf[at..];
+        let Some(size) = record_size(rest).filter(|&s| s <= rest.len()) else {
+            return Err(Error::Record {
+                ring: label.to_owned(),
+                source: RecordError::BadSize {
+                    size: record_size(rest).unwrap_or(0),
+                    have: rest.len(),
+                },
+            });
+        };
+        each(&rest[..size]);
+        at += size;
+    }
+    Ok(())
+}
+
+/// The time of a record: the sample's, or the sample_id trailer's.
+fn record_time(record: &Record<'_>) -> Option<u64> {
+    match record {
+        Record::Sample(s) => s.time,
+        Record::Mmap(m) => m.sample_id.time,
+        Record::Comm(c) => c.sample_id.time,
+        Record::Fork(t) | Record::Exit(t) => t.sample_id.time.or(Some(t.time)),
+        Record::Lost(l) => l.sample_id.time,
+        Record::Throttle(t) => t.sample_id.time.or(Some(t.time)),
+        Record::Other { .. } => None,
+    }
+}
+
+/// Parses one record, counts it, finds its source and hands it to `f`.
+fn deliver(
+    bytes: &[u8],
+    cpu: Option<u32>,
+    layout: &RecordLayout,
+    ids: &HashMap<u64, usize>,
+    stats: &mut SamplerStats,
+    f: &mut impl FnMut(&Record<'_>, Origin),
+) -> Result<(), RecordError> {
+    let record = parse_record(bytes, layout)?;
+    stats.records += 1;
+    let id = match &record {
+        Record::Sample(s) => {
+            stats.samples += 1;
+            s.id
+        }
+        Record::Lost(l) => {
+            if l.samples {
+                stats.lost_samples += l.lost;
+            } else {
+                stats.lost += l.lost;
+                stats.lost_records += 1;
+            }
+            // The trailer holds the primary (parent) id that the id map
+            // knows; LOST's own id is the inherited child's.
+            l.sample_id.id.or(l.id)
+        }
+        Record::Throttle(t) => {
+            if t.throttled {
+                stats.throttles += 1;
+            }
+            Some(t.id)
+        }
+        Record::Mmap(m) => m.sample_id.id,
+        Record::Comm(c) => c.sample_id.id,
+        Record::Fork(t) | Record::Exit(t) => t.sample_id.id,
+        Record::Other { .. } => None,
+    };
+    let origin = Origin {
+        cpu,
+        event: id.and_then(|id| ids.get(&id).copied()),
+    };
+    f(&record, origin);
+    Ok(())
 }
 
 #[cfg(test)]

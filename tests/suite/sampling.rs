@@ -23,7 +23,11 @@ const PROT_EXEC: u32 = 4;
 
 /// The sampling fixture built with frame pointers.
 fn sample_hot() -> PathBuf {
-    c_program_with("sample_hot", "fp", &["-O1", "-fno-omit-frame-pointer"])
+    c_program_with(
+        "sample_hot",
+        "fp",
+        &["-O1", "-fno-omit-frame-pointer", "-pthread"],
+    )
 }
 
 fn nothing() -> std::io::Result<()> {
@@ -566,7 +570,7 @@ fn refusals_name_the_event_and_the_reason() {
 }
 
 #[test]
-fn cpu_wide_rings_cover_every_online_cpu_and_a_wake_descriptor_interrupts_the_wait() {
+fn cpu_wide_rings_cover_every_online_cpu_merge_in_time_order_and_a_wake_descriptor_interrupts_the_wait() {
     if !may_sample() {
         return;
     }
@@ -587,20 +591,34 @@ fn cpu_wide_rings_cover_every_online_cpu_and_a_wake_descriptor_interrupts_the_wa
     assert!(ready.woken && !ready.hangup, "{ready:?}");
     sampler.enable().unwrap();
     let prog = sample_hot();
-    let out = Command::new(&prog).args(["spin", "0.3"]).output().unwrap();
-    assert!(out.status.success());
-    std::thread::sleep(Duration::from_millis(100));
-    sampler.disable().unwrap();
-    let mut per_cpu = std::collections::BTreeMap::new();
-    sampler
-        .drain(|r, o| {
-            if let Record::Sample(s) = r {
-                // A CPU-wide ring only holds its own CPU's samples.
-                assert_eq!(s.cpu, o.cpu);
-                *per_cpu.entry(o.cpu.unwrap()).or_insert(0u64) += 1;
-            }
-        })
+    let mut spinner = Command::new(&prog)
+        .args(["spin", "0.3"])
+        .stdout(Stdio::null())
+        .spawn()
         .unwrap();
+    let mut per_cpu = std::collections::BTreeMap::new();
+    let mut times = Vec::new();
+    let mut on_record = |r: &Record<'_>, o: Origin| {
+        if let Record::Sample(s) = r {
+            // A CPU-wide ring only holds its own CPU's samples.
+            assert_eq!(s.cpu, o.cpu);
+            *per_cpu.entry(o.cpu.unwrap()).or_insert(0u64) += 1;
+            times.push(s.time.unwrap());
+        }
+    };
+    // Rounds while both CPUs write: the ordered drain merges the rings.
+    while spinner.try_wait().unwrap().is_none() {
+        sampler.wait(Some(Duration::from_millis(20)), None).unwrap();
+        sampler.drain_ordered(&mut on_record).unwrap();
+    }
+    sampler.disable().unwrap();
+    sampler.drain_ordered(&mut on_record).unwrap();
+    sampler.flush_ordered(&mut on_record).unwrap();
+    assert_eq!(times.len() as u64, sampler.stats().samples);
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "samples out of time order"
+    );
     // cpu-clock fires on every CPU, idle or not (idle samples are the
     // swapper's), so each ring has samples.
     eprintln!("samples per CPU: {per_cpu:?}");
@@ -701,4 +719,62 @@ fn unprivileged_side_of_the_paranoid_test() {
     };
     println!("kernel: {}", outcome(own()));
     println!("user-only: {}", outcome(own().exclude_kernel(true)));
+}
+
+#[test]
+fn a_running_process_is_sampled_in_every_thread_through_one_ring_per_cpu() {
+    if !may_sample() {
+        return;
+    }
+    use std::io::BufRead;
+    let prog = sample_hot();
+    let mut child = Command::new(&prog)
+        .args(["threads", "3", "1.5"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "started");
+    let pid = child.id();
+    let tids: HashSet<u32> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(tids.len(), 4, "main and three threads");
+    let mut sampler = SamplerBuilder::new(SampleTarget::Process {
+        pid: pid as i32,
+        inherit: false,
+    })
+    .source(SampleSource::cpu_clock())
+    .rate(SampleRate::Frequency(499))
+    .callchain(true)
+    .open()
+    .unwrap();
+    assert_eq!(
+        sampler.cpus(),
+        ftr_pmu::online_cpus().unwrap(),
+        "one ring per CPU"
+    );
+    sampler.enable().unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    sampler.disable().unwrap();
+    let mut seen = HashSet::new();
+    sampler
+        .drain(|r, _| {
+            if let Record::Sample(s) = r {
+                assert_eq!(s.pid, Some(pid));
+                seen.insert(s.tid.unwrap());
+            }
+        })
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    // The three spinning threads are sampled (main only waits in join).
+    let spinning: Vec<u32> = tids.iter().copied().filter(|&t| t != pid).collect();
+    assert!(
+        spinning.iter().all(|t| seen.contains(t)),
+        "sampled {seen:?}, threads {tids:?}"
+    );
+    assert!(seen.is_subset(&tids));
 }
