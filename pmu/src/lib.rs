@@ -37,6 +37,7 @@ mod events;
 mod record;
 mod regs;
 mod sampler;
+mod sampler_builder;
 mod sorter;
 mod source;
 #[allow(unsafe_code)]
@@ -62,10 +63,8 @@ pub use regs::{
     RegisterArch, UnwindRegs, AARCH64_ARGS, AARCH64_FP, AARCH64_LR, AARCH64_PC, AARCH64_SP, X86_64_ARGS,
     X86_64_AX, X86_64_BP, X86_64_IP, X86_64_SP,
 };
-pub use sampler::{
-    Origin, Readiness, SampleRate, SampleTarget, Sampler, SamplerBuilder, SamplerStats, Wakeup,
-    MAX_USER_STACK,
-};
+pub use sampler::{Origin, Readiness, Sampler, SamplerStats};
+pub use sampler_builder::{SampleRate, SampleTarget, SamplerBuilder, Wakeup, MAX_USER_STACK};
 pub use sorter::RecordSorter;
 pub use source::{tracepoint_id, SampleSource};
 pub use workload::Workload;
