@@ -5,11 +5,15 @@
 //! a command before exec so only it is counted.
 //!
 //! Sampling: [`SamplerBuilder`] opens software, hardware, tracepoint and
-//! uprobe/kprobe PMU events ([`SampleSource`]) per CPU or per task with an
-//! mmap'd ring each; [`Sampler::wait`] polls the rings and a wake
-//! descriptor, [`Sampler::drain`] hands out parsed [`Record`]s and counts
-//! LOST ones ([`SamplerStats`]). The parser, [`parse_record`], is pure and
-//! serves recorded data too.
+//! uprobe/kprobe PMU events ([`SampleSource`]) on CPUs, a task (with
+//! inherit and enable-on-exec for a [`Workload`]) or every thread of a
+//! process ([`SampleTarget`]), with one mmap'd ring per CPU shared by all
+//! events. [`Sampler::wait`] polls the rings and a wake descriptor,
+//! [`Sampler::drain`] (or [`Sampler::drain_ordered`], merged in time
+//! order) hands out parsed [`Record`]s and counts LOST ones
+//! ([`SamplerStats`]). The parser, [`parse_record`], is pure and serves
+//! recorded data too; [`RegisterArch`] reads unwinding, argument and
+//! return registers out of REGS_USER.
 //!
 //! Capability probing: [`PmuCapabilities::probe`] asks the
 //! running kernel, by real trial calls, whether hardware and software

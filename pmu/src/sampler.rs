@@ -49,7 +49,7 @@ pub struct Readiness {
     /// Every traced task exited (POLLHUP on each task ring): drain once
     /// more and stop. A ring answers for the task that opened it (with
     /// inherit, once its children are gone too); for
-    /// [`SampleTarget::Process`] that is the lowest thread id, normally
+    /// [`SampleTarget::Process`](crate::SampleTarget::Process) that is the lowest thread id, normally
     /// the main thread. CPU-wide rings never hang up.
     pub hangup: bool,
     /// The wake descriptor fired (shutdown requested).

@@ -143,7 +143,7 @@ impl SamplerBuilder {
     }
 
     /// Adds an event to sample; records name it by its index, in the
-    /// order added ([`Origin::event`]).
+    /// order added ([`Origin::event`](crate::Origin::event)).
     pub fn source(mut self, source: SampleSource) -> SamplerBuilder {
         self.sources.push(source);
         self
@@ -307,12 +307,17 @@ impl SamplerBuilder {
         if self.enable_on_exec {
             flags |= sys::ATTR_ENABLE_ON_EXEC;
         }
-        if self.exclude_user {
+        // The sampler's switches, or the event's own modifiers (`cpu-clock:u`).
+        if self.exclude_user || spec.exclude.user {
             flags |= sys::ATTR_EXCLUDE_USER;
         }
-        if self.exclude_kernel {
+        if self.exclude_kernel || spec.exclude.kernel {
             flags |= sys::ATTR_EXCLUDE_KERNEL;
         }
+        if spec.exclude.hv {
+            flags |= sys::ATTR_EXCLUDE_HV;
+        }
+        flags |= u64::from(spec.precise.min(3)) << sys::ATTR_PRECISE_IP_SHIFT;
         if tracking {
             flags |= sys::ATTR_MMAP | sys::ATTR_MMAP2 | sys::ATTR_COMM | sys::ATTR_COMM_EXEC | sys::ATTR_TASK;
         }
@@ -514,7 +519,7 @@ impl SamplerBuilder {
             MAX_PARANOID_RAW_TRACEPOINT
         } else if pid < 0 {
             0
-        } else if !self.exclude_kernel {
+        } else if !self.exclude_kernel && !source.spec().is_some_and(|s| s.exclude.kernel) {
             1
         } else {
             2
@@ -592,4 +597,66 @@ fn cpu_clock_like(source: &SampleSource) -> SampleSource {
         spec.exclude = old.exclude;
     }
     SampleSource::Event(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{parse_events, EventContext};
+
+    #[test]
+    fn attr_follows_the_builder_and_the_events_modifiers() {
+        let ctx = EventContext::new(vec![], |_| None);
+        let spec = parse_events("cpu-clock:u", &ctx).unwrap()[0].events[0].clone();
+        let b = SamplerBuilder::new(SampleTarget::Task {
+            pid: 1,
+            inherit: true,
+        })
+        .source(SampleSource::Event(spec.clone()))
+        .rate(SampleRate::Frequency(99))
+        .callchain(true)
+        .user_regs(0b111)
+        .user_stack(512)
+        .track_tasks(true)
+        .enable_on_exec(true)
+        .wakeup(Wakeup::Bytes(4096));
+        let resolved = SampleSource::Event(spec)
+            .resolve(Path::new("/nonexistent"))
+            .unwrap();
+        let a = b.attr(&resolved, b.sample_type(), true);
+        for bit in [
+            sys::ATTR_DISABLED,
+            sys::ATTR_INHERIT,
+            sys::ATTR_ENABLE_ON_EXEC,
+            sys::ATTR_EXCLUDE_KERNEL,
+            sys::ATTR_FREQ,
+            sys::ATTR_WATERMARK,
+            sys::ATTR_SAMPLE_ID_ALL,
+            sys::ATTR_MMAP2,
+            sys::ATTR_COMM,
+            sys::ATTR_TASK,
+        ] {
+            assert_ne!(a.flags & bit, 0, "bit {bit:#x}");
+        }
+        assert_eq!(a.flags & sys::ATTR_EXCLUDE_USER, 0);
+        assert_eq!((a.sample_period, a.wakeup_events), (99, 4096));
+        assert_eq!((a.sample_regs_user, a.sample_stack_user), (0b111, 512));
+        let st = a.sample_type;
+        for bit in [
+            SAMPLE_IDENTIFIER,
+            SAMPLE_CALLCHAIN,
+            SAMPLE_REGS_USER,
+            SAMPLE_STACK_USER,
+            SAMPLE_TIME,
+        ] {
+            assert_ne!(st & bit, 0);
+        }
+        // A software event has no RAW data unless asked.
+        assert_eq!(st & SAMPLE_RAW, 0);
+        let tracking_off = b.attr(&resolved, st, false);
+        assert_eq!(
+            tracking_off.flags & (sys::ATTR_MMAP2 | sys::ATTR_COMM | sys::ATTR_TASK),
+            0
+        );
+    }
 }

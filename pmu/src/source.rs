@@ -93,6 +93,9 @@ pub(crate) struct ResolvedSource {
     pub(crate) config: u64,
     pub(crate) config1: u64,
     pub(crate) config2: u64,
+    /// The event's own `:u`/`:k`/`:h` modifiers and `:p` level.
+    pub(crate) exclude: crate::events::Exclude,
+    pub(crate) precise: u8,
     // Never read, only held: config1 points into it.
     #[allow(dead_code)]
     pub(crate) keep: Option<CString>,
@@ -199,6 +202,8 @@ impl SampleSource {
                     config: spec.config,
                     config1: spec.config1,
                     config2: spec.config2,
+                    exclude: spec.exclude,
+                    precise: spec.precise,
                     keep: None,
                 })
             }
@@ -249,6 +254,8 @@ impl SampleSource {
             config,
             config1: text.as_ptr() as u64,
             config2: offset,
+            exclude: Default::default(),
+            precise: 0,
             keep: Some(text),
         })
     }

@@ -1,6 +1,7 @@
 //! The kernel ABI of perf_event_open(2) and bpf(2): constants, `#[repr(C)]`
-//! structs and the two raw syscalls, wrapped so that callers get an
-//! [`OwnedFd`] or an [`io::Error`] carrying the errno.
+//! structs, the two raw syscalls, the perf ioctls and the mmap'd ring
+//! ([`RingMap`]), wrapped so that callers get an [`OwnedFd`], safe ring
+//! accessors or an [`io::Error`] carrying the errno.
 //!
 //! This is the only module of ftr-pmu that may use `unsafe`. The constants
 //! mirror `include/uapi/linux/perf_event.h` and `include/uapi/linux/bpf.h`;
