@@ -11,10 +11,12 @@ mod suite {
     pub mod doctor;
     pub mod guest;
     pub mod guest_cache;
+    pub mod guest_sampling;
     pub mod instance;
     pub mod kept;
     pub mod list;
     pub mod release;
+    pub mod sampling;
     pub mod sched;
     pub mod signals;
     pub mod stat;

@@ -60,6 +60,30 @@ pub fn c_program(name: &str) -> PathBuf {
     out
 }
 
+/// Compiles fixtures/progs/NAME.c with extra compiler flags (e.g.
+/// `-fno-omit-frame-pointer`) once per test process and flag set; returns
+/// the binary, named after `tag` so builds with different flags differ.
+pub fn c_program_with(name: &str, tag: &str, flags: &[&str]) -> PathBuf {
+    static BUILT: OnceLock<std::sync::Mutex<()>> = OnceLock::new();
+    let _l = BUILT.get_or_init(Default::default).lock().unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/progs")
+        .join(format!("{name}.c"));
+    let out =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("prog-{name}-{tag}-{}", std::process::id()));
+    if !out.exists() {
+        let st = Command::new("cc")
+            .args(flags)
+            .args(["-g", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .expect("running cc");
+        assert!(st.success(), "cc failed for {}", src.display());
+    }
+    out
+}
+
 /// Extracts fixtures/kernel-data/ARCHIVE.tar.gz once per test process and
 /// returns the directory it was extracted into.
 pub fn kernel_data(archive: &str) -> PathBuf {

@@ -87,6 +87,47 @@ pub enum Error {
         /// The pid asked for.
         pid: i32,
     },
+    /// The requested sampling frequency is above what the kernel allows.
+    #[error(
+        "sampling frequency {requested} Hz is above kernel.perf_event_max_sample_rate={max}; \
+         lower the frequency or raise the sysctl"
+    )]
+    SampleRate {
+        /// The frequency asked for.
+        requested: u64,
+        /// `kernel.perf_event_max_sample_rate`.
+        max: u64,
+    },
+    /// A sampling option is out of range (ring size, stack size, ...).
+    #[error("bad sampling option: {0}")]
+    SampleConfig(String),
+    /// Mapping an event's ring buffer failed.
+    #[error("could not map the {pages}-page ring buffer of event {event} ({target}): {hint}")]
+    Ring {
+        /// The event's name.
+        event: String,
+        /// "pid 123 on CPU 0", "CPU 1", ...
+        target: String,
+        /// Data pages asked for.
+        pages: usize,
+        /// The errno and the setting to change.
+        hint: String,
+        /// The errno.
+        #[source]
+        source: io::Error,
+    },
+    /// Waiting on the ring buffers failed.
+    #[error("could not poll the perf ring buffers")]
+    Poll(#[source] io::Error),
+    /// A ring buffer held a record that does not parse.
+    #[error("bad record in the ring buffer of {ring}")]
+    Record {
+        /// Which ring: "CPU 1", "pid 123".
+        ring: String,
+        /// What was wrong.
+        #[source]
+        source: crate::record::RecordError,
+    },
     /// Starting the command to count failed.
     #[error("could not run {command}")]
     Spawn {
@@ -116,16 +157,22 @@ impl Error {
                 _ if source.raw_os_error() == Some(libc::EPERM) => ErrorKind::PermissionDenied,
                 _ => ErrorKind::Other,
             },
-            Error::Parse { .. } | Error::BadEventSyntax { .. } => ErrorKind::InvalidData,
-            Error::UnknownEvent { .. } | Error::NoSuchProcess { .. } => ErrorKind::NotFound,
-            Error::Open { source, .. } | Error::Counter { source, .. } | Error::Spawn { source, .. } => {
-                match source.raw_os_error() {
-                    Some(libc::EACCES) | Some(libc::EPERM) => ErrorKind::PermissionDenied,
-                    Some(libc::ENOENT) | Some(libc::ESRCH) => ErrorKind::NotFound,
-                    Some(libc::EOPNOTSUPP) | Some(libc::ENODEV) => ErrorKind::Unsupported,
-                    _ => ErrorKind::Other,
-                }
+            Error::Parse { .. } | Error::BadEventSyntax { .. } | Error::Record { .. } => {
+                ErrorKind::InvalidData
             }
+            Error::SampleRate { .. } | Error::SampleConfig(_) => ErrorKind::Other,
+            Error::Poll(source) if source.raw_os_error() == Some(libc::EPERM) => ErrorKind::PermissionDenied,
+            Error::Poll(_) => ErrorKind::Other,
+            Error::UnknownEvent { .. } | Error::NoSuchProcess { .. } => ErrorKind::NotFound,
+            Error::Open { source, .. }
+            | Error::Counter { source, .. }
+            | Error::Spawn { source, .. }
+            | Error::Ring { source, .. } => match source.raw_os_error() {
+                Some(libc::EACCES) | Some(libc::EPERM) => ErrorKind::PermissionDenied,
+                Some(libc::ENOENT) | Some(libc::ESRCH) => ErrorKind::NotFound,
+                Some(libc::EOPNOTSUPP) | Some(libc::ENODEV) => ErrorKind::Unsupported,
+                _ => ErrorKind::Other,
+            },
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The kernel ABI of perf_event_open(2) and bpf(2): constants, `#[repr(C)]`
-//! structs and the two raw syscalls, wrapped so that callers get an
-//! [`OwnedFd`] or an [`io::Error`] carrying the errno.
+//! structs, the two raw syscalls, the perf ioctls and the mmap'd ring
+//! ([`RingMap`]), wrapped so that callers get an [`OwnedFd`], safe ring
+//! accessors or an [`io::Error`] carrying the errno.
 //!
 //! This is the only module of ftr-pmu that may use `unsafe`. The constants
 //! mirror `include/uapi/linux/perf_event.h` and `include/uapi/linux/bpf.h`;
@@ -295,6 +296,175 @@ pub(crate) fn read_counter(fd: BorrowedFd<'_>) -> io::Result<[u64; 3]> {
         ));
     }
     Ok(buf)
+}
+
+// ---------------------------------------------------------------------------
+// Sampling: output redirection, event ids and the mmap'd ring
+
+// _IO('$', 5) and _IOR('$', 7, __u64 *), include/uapi/linux/perf_event.h.
+const PERF_EVENT_IOC_SET_OUTPUT: libc::c_ulong = 0x2405;
+const PERF_EVENT_IOC_ID: libc::c_ulong =
+    (2 << 30) | ((mem::size_of::<*mut u64>() as libc::c_ulong) << 16) | 0x2400 | 7;
+
+/// Sends `fd`'s records into `target`'s ring (`PERF_EVENT_IOC_SET_OUTPUT`);
+/// both must be on the same CPU (or the same task with cpu -1). Fails with
+/// EINVAL when they are not, the kernel's errno otherwise.
+pub(crate) fn perf_event_set_output(fd: BorrowedFd<'_>, target: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: a perf ioctl on a borrowed descriptor whose argument is
+    // another descriptor number, an integer; no memory is passed.
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), PERF_EVENT_IOC_SET_OUTPUT as _, target.as_raw_fd()) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The kernel's id of an event (`PERF_EVENT_IOC_ID`, Linux 3.12+), the
+/// value PERF_SAMPLE_IDENTIFIER carries in its records.
+pub(crate) fn perf_event_id(fd: BorrowedFd<'_>) -> io::Result<u64> {
+    let mut id = 0u64;
+    // SAFETY: the kernel writes one u64 through the pointer, which points
+    // to `id`, alive and exclusively borrowed for the call.
+    let ret = unsafe { libc::ioctl(fd.as_raw_fd(), PERF_EVENT_IOC_ID as _, &mut id as *mut u64) };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(id)
+}
+
+/// The page size the ring is counted in.
+pub(crate) fn page_size() -> usize {
+    // SAFETY: sysconf takes and returns integers.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if n <= 0 {
+        4096
+    } else {
+        n as usize
+    }
+}
+
+/// Byte offsets of `data_head` and `data_tail` in `struct
+/// perf_event_mmap_page` (whose first 1024 bytes are the counter-reading
+/// fields and reserved space; the struct is 1088 bytes).
+const DATA_HEAD_OFFSET: usize = 1024;
+const DATA_TAIL_OFFSET: usize = 1032;
+
+/// A perf event's ring buffer mapped read-write: one metadata page, then
+/// `2^n` data pages. Writable means the kernel honours `data_tail` and
+/// never overwrites what was not consumed (it counts LOST records instead).
+/// Unmapped on drop.
+pub(crate) struct RingMap {
+    base: std::ptr::NonNull<u8>,
+    len: usize,
+    page: usize,
+}
+
+// SAFETY: the mapping is plain shared memory owned by this value; the
+// kernel is the only other party and all shared-field accesses are atomic.
+unsafe impl Send for RingMap {}
+
+impl RingMap {
+    /// Maps the ring of `fd` with `data_pages` data pages (a power of two,
+    /// checked by the kernel: EINVAL otherwise). Fails with the errno:
+    /// EPERM/ENOMEM over `perf_event_mlock_kb` without CAP_IPC_LOCK, EINVAL
+    /// for a bad size or an inherited event opened with cpu -1.
+    pub(crate) fn map(fd: BorrowedFd<'_>, data_pages: usize) -> io::Result<RingMap> {
+        let page = page_size();
+        let len = data_pages
+            .checked_add(1)
+            .and_then(|n| n.checked_mul(page))
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: a fresh shared mapping of a perf descriptor; no existing
+        // memory is affected (address hint null, no MAP_FIXED).
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let base = std::ptr::NonNull::new(ptr.cast::<u8>())
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        Ok(RingMap { base, len, page })
+    }
+
+    fn field(&self, offset: usize) -> &std::sync::atomic::AtomicU64 {
+        // SAFETY: `offset` is DATA_HEAD_OFFSET or DATA_TAIL_OFFSET, inside
+        // the first page of a live mapping and 8-byte aligned (the mapping
+        // is page aligned); the kernel accesses these words as u64 too, so
+        // viewing them as atomics is sound for the mapping's lifetime,
+        // which bounds the returned borrow.
+        unsafe { &*(self.base.as_ptr().add(offset) as *const std::sync::atomic::AtomicU64) }
+    }
+
+    /// Bytes of data area (a power of two).
+    pub(crate) fn data_size(&self) -> usize {
+        self.len - self.page
+    }
+
+    /// `data_head`, loaded with Acquire: the kernel publishes records before
+    /// moving the head (its smp_wmb in `perf_output_put_handle`), and the
+    /// Acquire is the reader's matching smp_rmb, so every byte below the
+    /// returned head is complete when read afterwards.
+    pub(crate) fn data_head(&self) -> u64 {
+        self.field(DATA_HEAD_OFFSET)
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The current `data_tail` (only this process writes it).
+    pub(crate) fn data_tail(&self) -> u64 {
+        self.field(DATA_TAIL_OFFSET)
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Stores `data_tail` with Release, so every read of the consumed
+    /// bytes happens before the kernel may see the space as free (the
+    /// smp_mb the uapi header asks for before writing the tail).
+    pub(crate) fn set_data_tail(&self, tail: u64) {
+        self.field(DATA_TAIL_OFFSET)
+            .store(tail, std::sync::atomic::Ordering::Release)
+    }
+
+    /// Appends `len` bytes of the data area starting at the free-running
+    /// position `from` to `out`, in two pieces where they wrap past the
+    /// end. `len` is clamped to the data size.
+    pub(crate) fn copy_data(&self, from: u64, len: usize, out: &mut Vec<u8>) {
+        let size = self.data_size();
+        let len = len.min(size);
+        let start = (from % size as u64) as usize;
+        let first = len.min(size - start);
+        out.reserve(len);
+        // SAFETY: both source ranges lie inside the data area of a live
+        // mapping (start + first <= size, len - first <= size). The caller
+        // only copies bytes between data_tail and a data_head loaded with
+        // Acquire, which the kernel does not write until the tail moves
+        // past them, so no write races with these reads. `out` has room
+        // for `len` more bytes after the reserve and does not overlap the
+        // mapping.
+        unsafe {
+            let data = self.base.as_ptr().add(self.page);
+            let dst = out.as_mut_ptr().add(out.len());
+            std::ptr::copy_nonoverlapping(data.add(start), dst, first);
+            std::ptr::copy_nonoverlapping(data, dst.add(first), len - first);
+            out.set_len(out.len() + len);
+        }
+    }
+}
+
+impl Drop for RingMap {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping created in `map`; no borrow of
+        // it outlives `self`.
+        unsafe {
+            libc::munmap(self.base.as_ptr().cast(), self.len);
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -31,14 +31,22 @@ impl Workload {
     /// child died before reporting (e.g. `hook` failed).
     pub fn prepare(argv: &[String], hook: fn() -> io::Result<()>) -> Result<Workload, Error> {
         let program = argv.first().cloned().unwrap_or_default();
+        let mut cmd = Command::new(&program);
+        cmd.args(argv.get(1..).unwrap_or_default());
+        Workload::prepare_command(cmd, hook)
+    }
+
+    /// Like [`Workload::prepare`], for a [`Command`] the caller configured
+    /// (stdio, environment, working directory). Its own `pre_exec` hooks,
+    /// if any, run before ftr's.
+    pub fn prepare_command(mut cmd: Command, hook: fn() -> io::Result<()>) -> Result<Workload, Error> {
+        let program = cmd.get_program().to_string_lossy().into_owned();
         let spawn_err = |source| Error::Spawn {
             command: program.clone(),
             source,
         };
         let (report_r, report_w) = sys::pipe().map_err(spawn_err)?;
         let (gate_r, gate_w) = sys::pipe().map_err(spawn_err)?;
-        let mut cmd = Command::new(&program);
-        cmd.args(&argv[1..]);
         sys::hold_before_exec(&mut cmd, report_w, gate_r, gate_w.as_raw_fd(), hook);
         // Command::spawn returns only after exec, so it runs on a thread
         // while this one opens the counters.
