@@ -8,6 +8,7 @@ mod suite {
     pub mod block;
     pub mod cli;
     pub mod doctor;
+    pub mod ftrace_report;
     pub mod guest;
     pub mod instance;
     pub mod kept;
