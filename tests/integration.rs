@@ -10,6 +10,7 @@ mod suite {
     pub mod doctor;
     pub mod ftrace_report;
     pub mod guest;
+    pub mod guest_record;
     pub mod instance;
     pub mod kept;
     pub mod list;
