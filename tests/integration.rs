@@ -14,6 +14,7 @@ mod suite {
     pub mod instance;
     pub mod kept;
     pub mod list;
+    pub mod record_tracer;
     pub mod release;
     pub mod sched;
     pub mod signals;
