@@ -9,12 +9,15 @@ mod suite {
     pub mod cache;
     pub mod cli;
     pub mod doctor;
+    pub mod ftrace_report;
     pub mod guest;
     pub mod guest_cache;
+    pub mod guest_record;
     pub mod guest_sampling;
     pub mod instance;
     pub mod kept;
     pub mod list;
+    pub mod record_tracer;
     pub mod release;
     pub mod sampling;
     pub mod sched;

@@ -22,6 +22,7 @@ pub struct Name {
 /// `ftr start` flags.
 #[derive(Debug, clap::Args)]
 #[command(
+    group(clap::ArgGroup::new("what").required(true).args(["events"])),
     after_help = "EXAMPLES:\n    ftr start -e sched -B sched      # trace into instances/ftr-keep-sched, return\n    ftr extract -B sched -o s.dat    # save what it holds so far\n    ftr reset -B sched               # remove it"
 )]
 pub struct StartArgs {

@@ -9,7 +9,10 @@ use crate::pipeline::stop::Stop;
 use anyhow::{bail, Context, Result};
 use ftr_tracefs::ring::{Missed, Page, PageLayout};
 use ftr_tracefs::tracedat::{option_id, text_option, Writer, WriterConfig};
-use ftr_tracefs::{list_events, read_text, select_events, EventName, Instance, RingReader, TracingDir};
+use ftr_tracefs::{
+    buffer_for_tracer, list_events, read_text, select_events, EventName, Instance, RingReader, TracerSetup,
+    TracingDir,
+};
 use std::fs::File;
 use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -18,12 +21,16 @@ use std::process::ExitCode;
 /// `ftr record` flags.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "EXAMPLES:\n    ftr record -e sched:sched_switch -- make -j4   # while a command runs\n    ftr record -e sched -e irq -o irq.dat          # until Ctrl-C\n    ftr record -e block -f 'nr_sector > 8' -b 8192  # filtered, 8 MB per CPU"
+    group(clap::ArgGroup::new("what").required(true).multiple(true).args(["events", "tracer"])),
+    after_help = "EXAMPLES:\n    ftr record -e sched:sched_switch -- make -j4   # while a command runs\n    ftr record -e sched -e irq -o irq.dat          # until Ctrl-C\n    ftr record -e block -f 'nr_sector > 8' -b 8192  # filtered, 8 MB per CPU\n    ftr record -p function_graph -g vfs_read cat /etc/hostname  # vfs_read's call tree\n    ftr record -p function -l 'vfs_*' -- ls        # every vfs_* call"
 )]
 pub struct Args {
     /// What to record and how.
     #[command(flatten)]
     pub buffer: BufferArgs,
+    /// The function tracer to record with.
+    #[command(flatten)]
+    pub tracer: TracerArgs,
     /// Record only the events of CMD and the tasks it forks.
     #[arg(short = 'F')]
     pub only_command: bool,
@@ -43,7 +50,7 @@ pub struct Args {
 #[derive(Debug, clap::Args)]
 pub struct BufferArgs {
     /// Record EVENT: SYS:EVENT, SYS (all of it) or all; repeatable.
-    #[arg(short = 'e', long = "event", value_name = "EVENT", required = true)]
+    #[arg(short = 'e', long = "event", value_name = "EVENT")]
     pub events: Vec<String>,
     /// Apply the kernel filter FILTER to the events.
     #[arg(short = 'f', long, value_name = "FILTER")]
@@ -57,6 +64,46 @@ pub struct BufferArgs {
     /// Record only the events of process PID (set_event_pid); repeatable.
     #[arg(short = 'P', value_name = "PID")]
     pub pids: Vec<i32>,
+}
+
+/// `-p` and its filters (trace-cmd record's names).
+#[derive(Debug, clap::Args)]
+pub struct TracerArgs {
+    /// Trace with TRACER: function or function_graph.
+    #[arg(short = 'p', long = "plugin", value_name = "TRACER", value_parser = clap::builder::PossibleValuesParser::new(ftr_tracefs::FUNCTION_TRACERS))]
+    pub tracer: Option<String>,
+    /// Trace only functions matching FUNC (set_ftrace_filter); repeatable.
+    #[arg(short = 'l', value_name = "FUNC", requires = "tracer")]
+    pub functions: Vec<String>,
+    /// Never trace functions matching FUNC (set_ftrace_notrace); repeatable.
+    #[arg(short = 'n', value_name = "FUNC", requires = "tracer")]
+    pub notrace: Vec<String>,
+    /// Graph only the calls under FUNC (set_graph_function); repeatable.
+    #[arg(short = 'g', value_name = "FUNC", requires = "tracer")]
+    pub graph: Vec<String>,
+    /// Stop function_graph trees at depth N (max_graph_depth).
+    #[arg(long = "max-graph-depth", value_name = "N", requires = "tracer")]
+    pub max_graph_depth: Option<u32>,
+}
+
+impl TracerArgs {
+    /// The setup for the tracer, or None without -p; `pids` are -P's.
+    fn setup(&self, pids: &[i32]) -> Result<Option<TracerSetup>> {
+        let Some(tracer) = &self.tracer else {
+            return Ok(None);
+        };
+        if tracer != "function_graph" && (!self.graph.is_empty() || self.max_graph_depth.is_some()) {
+            bail!("-g and --max-graph-depth apply to -p function_graph only");
+        }
+        Ok(Some(TracerSetup {
+            tracer: tracer.clone(),
+            filter: self.functions.clone(),
+            notrace: self.notrace.clone(),
+            graph: self.graph.clone(),
+            max_graph_depth: self.max_graph_depth,
+            pids: pids.to_vec(),
+        }))
+    }
 }
 
 impl BufferArgs {
@@ -179,11 +226,15 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     let stop = Stop::install()?;
     let t = g.tracing_for_writing()?;
     let events = args.buffer.events(&t)?;
-    let (instance, note) = Instance::create_or_top_level(&t).context("setting up a trace buffer")?;
+    let tracer = args.tracer.setup(&args.buffer.pids)?;
+    let (instance, note) = match &tracer {
+        Some(s) => buffer_for_tracer(&t, &s.tracer)?,
+        None => Instance::create_or_top_level(&t).context("setting up a trace buffer")?,
+    };
     if let Some(n) = note {
         eprintln!("ftr: {n}");
     }
-    let res = record(&t, &instance, &events, &args, &stop);
+    let res = record(&t, &instance, &events, tracer.as_ref(), &args, &stop);
     let removed = instance.remove().context("removing the trace instance");
     let code = res?;
     removed?;
@@ -194,6 +245,7 @@ fn record(
     t: &TracingDir,
     instance: &Instance,
     events: &[EventName],
+    tracer: Option<&TracerSetup>,
     args: &Args,
     stop: &Stop,
 ) -> Result<ExitCode> {
@@ -204,6 +256,10 @@ fn record(
         bail!("-P and -F do not go together: -F already limits the recording to the command");
     }
     args.buffer.apply(instance, events)?;
+    if let Some(s) = tracer {
+        s.apply(instance)
+            .with_context(|| format!("setting up the {} tracer", s.tracer))?;
+    }
     // Wake when half a buffer is full, so pages are read full (a read
     // takes the reader page even when partly filled); a timed drain below
     // bounds the delay.
@@ -226,6 +282,7 @@ fn record(
         t,
         instance,
         events,
+        tracer,
         args,
         stop,
         &mut reader,
@@ -292,6 +349,7 @@ fn record_into(
     t: &TracingDir,
     instance: &Instance,
     events: &[EventName],
+    tracer: Option<&TracerSetup>,
     args: &Args,
     stop: &Stop,
     reader: &mut RingReader,
@@ -309,6 +367,14 @@ fn record_into(
         instance
             .set_option("event-fork", true)
             .context("following the command's children (options/event-fork)")?;
+        if tracer.is_some() {
+            instance
+                .set_ftrace_pids(&[w.pid()])
+                .context("limiting the tracer to the command (set_ftrace_pid)")?;
+            instance
+                .set_option("function-fork", true)
+                .context("following the command's children (options/function-fork)")?;
+        }
         held = Some(w);
     }
     instance.set_tracing_on(true)?;
@@ -317,7 +383,11 @@ fn record_into(
             .enable_event(&ev.system, &ev.name)
             .with_context(|| format!("enabling {ev}"))?;
     }
-    let names: Vec<String> = events.iter().map(|e| e.to_string()).collect();
+    let mut names: Vec<String> = tracer
+        .iter()
+        .map(|s| format!("the {} tracer", s.tracer))
+        .collect();
+    names.extend(events.iter().map(|e| e.to_string()));
     let shown = if names.len() > 4 {
         format!("{} events", names.len())
     } else {

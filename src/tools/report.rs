@@ -6,7 +6,7 @@
 use super::Global;
 use anyhow::{bail, Context, Result};
 use ftr_tracefs::format::filter::{EventTest, RecordContext, ReportFilter};
-use ftr_tracefs::format::printfmt::{Ctx, EventPrinter, Symbols};
+use ftr_tracefs::format::printfmt::{Ctx, EventPrinter, FtraceKind, FtraceRenderer, Symbols};
 use ftr_tracefs::format::{FieldRef, Formats};
 use ftr_tracefs::ring::{Events, Missed, PageLayout, Pages};
 use ftr_tracefs::tracedat::{TraceDat, TraceData};
@@ -149,6 +149,8 @@ pub struct Printer {
     /// The ` [cpu]` column of each CPU.
     cpu_cols: Vec<String>,
     syms: Symbols,
+    /// trace-cmd's own rendering of the function tracers' records.
+    ftrace: FtraceRenderer,
     endian: ftr_tracefs::Endian,
     long_size: usize,
     in_ns: bool,
@@ -203,6 +205,7 @@ impl Printer {
     pub fn new(t: &TraceDat<'_>, raw: bool) -> Result<Printer> {
         let layout = t.layout().context("parsing header_page")?;
         let (formats, _bad) = t.formats();
+        let ftrace = FtraceRenderer::new(&formats);
         let mut comms = PidMap::default();
         for (pid, comm) in t.cmdlines() {
             comms.entry(pid).or_insert_with(|| comm_prefix(comm, pid));
@@ -213,6 +216,7 @@ impl Printer {
             comms,
             cpu_cols: Vec::new(),
             idle: comm_prefix("<idle>", 0),
+            ftrace,
             syms: Symbols::parse(&t.kallsyms).with_printk_formats(&t.printk_formats),
             endian: t.endian,
             long_size: layout.kernel_long_size(),
@@ -226,14 +230,16 @@ impl Printer {
         })
     }
 
-    /// Writes one record as trace-cmd does.
-    pub fn write_event(
+    /// Writes one record as trace-cmd does; a function_graph entry may
+    /// take its exit from `merge` to print both as one leaf line.
+    fn write_event(
         &mut self,
         out: &mut dyn Write,
         cpu: u32,
         ts: u64,
         data: &[u8],
         missed: Missed,
+        merge: &mut Merge<'_>,
     ) -> std::io::Result<()> {
         {
             use std::fmt::Write as _;
@@ -274,6 +280,7 @@ impl Printer {
             syms,
             line,
             stats,
+            ftrace,
             ..
         } = self;
         let Some(tp) = printers.get(idx).and_then(Option::as_ref) else {
@@ -343,6 +350,19 @@ impl Printer {
         };
         if self.raw {
             tp.printer.render_fields(&ctx, data, line);
+        } else if let Some(kind) = ftrace.kind(id) {
+            match kind {
+                FtraceKind::Function => ftrace.render_function(&ctx, cpu, data, line),
+                FtraceKind::GraphExit => ftrace.render_graph_exit(&ctx, data, line),
+                FtraceKind::GraphEntry => {
+                    let next = merge.peek().map(|(_, h)| h.payload);
+                    let exit = next.filter(|n| ftrace.is_leaf_exit(self.endian, data, n));
+                    if exit.is_some() {
+                        merge.pop();
+                    }
+                    ftrace.render_graph_entry(&ctx, data, exit, line);
+                }
+            }
         } else {
             let ok = tp.printer.render(&ctx, data, line, &mut |p, c| {
                 if p != 0 {
@@ -378,6 +398,9 @@ impl Printer {
     }
 
     /// Prints every event of `t` (optionally of one CPU), merged by time.
+    /// With `only_cpu`, the other CPUs are still merged, unprinted: a
+    /// function_graph entry's leaf test looks at the next record of any
+    /// CPU, as trace-cmd's does.
     pub fn write_all(
         &mut self,
         out: &mut dyn Write,
@@ -385,10 +408,9 @@ impl Printer {
         layout: &PageLayout,
         only_cpu: Option<u32>,
     ) -> std::io::Result<()> {
-        let mut streams: Vec<CpuStream<'_>> = t
+        let streams: Vec<CpuStream<'_>> = t
             .cpu_data()
             .iter()
-            .filter(|c| only_cpu.is_none_or(|o| o == c.cpu))
             .map(|c| CpuStream {
                 cpu: c.cpu,
                 pages: Pages::new(&c.data, layout),
@@ -397,27 +419,54 @@ impl Printer {
                 bad_pages: 0,
             })
             .collect();
-        let mut heads: Vec<Option<Head<'_>>> = streams.iter_mut().map(|s| s.next()).collect();
-        loop {
-            let mut best: Option<usize> = None;
-            for (i, h) in heads.iter().enumerate() {
-                if let Some(h) = h {
-                    if best.is_none_or(|b| heads[b].as_ref().is_some_and(|bh| h.ts < bh.ts)) {
-                        best = Some(i);
-                    }
+        let mut merge = Merge::new(streams);
+        while let Some((cpu, h)) = merge.pop() {
+            if only_cpu.is_none_or(|c| c == cpu) {
+                self.write_event(out, cpu, h.ts, h.payload, h.missed, &mut merge)?;
+            }
+        }
+        self.stats.bad_pages += merge.streams.iter().map(|s| s.bad_pages).sum::<u64>();
+        self.flush(out)
+    }
+}
+
+/// The CPUs' records in time order, the earliest CPU first on equal
+/// timestamps (trace-cmd's `tracecmd_peek_next_data` order).
+struct Merge<'a> {
+    streams: Vec<CpuStream<'a>>,
+    heads: Vec<Option<Head<'a>>>,
+}
+
+impl<'a> Merge<'a> {
+    fn new(mut streams: Vec<CpuStream<'a>>) -> Merge<'a> {
+        let heads = streams.iter_mut().map(|s| s.next()).collect();
+        Merge { streams, heads }
+    }
+
+    fn earliest(&self) -> Option<usize> {
+        let mut best: Option<(usize, u64)> = None;
+        for (i, h) in self.heads.iter().enumerate() {
+            if let Some(h) = h {
+                if best.is_none_or(|(_, ts)| h.ts < ts) {
+                    best = Some((i, h.ts));
                 }
             }
-            let Some(i) = best else { break };
-            let h = heads[i].take().unwrap_or(Head {
-                ts: 0,
-                payload: &[],
-                missed: Missed::None,
-            });
-            self.write_event(out, streams[i].cpu, h.ts, h.payload, h.missed)?;
-            heads[i] = streams[i].next();
         }
-        self.stats.bad_pages += streams.iter().map(|s| s.bad_pages).sum::<u64>();
-        self.flush(out)
+        best.map(|b| b.0)
+    }
+
+    /// The next record and its CPU, without taking it.
+    fn peek(&self) -> Option<(u32, &Head<'a>)> {
+        let i = self.earliest()?;
+        Some((self.streams[i].cpu, self.heads[i].as_ref()?))
+    }
+
+    /// Takes the next record.
+    fn pop(&mut self) -> Option<(u32, Head<'a>)> {
+        let i = self.earliest()?;
+        let h = self.heads[i].take()?;
+        self.heads[i] = self.streams[i].next();
+        Some((self.streams[i].cpu, h))
     }
 }
 

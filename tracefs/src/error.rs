@@ -117,6 +117,17 @@ pub enum Error {
         #[source]
         source: crate::ring::PageError,
     },
+    /// A function tracer this kernel lacks, or offers only in a buffer
+    /// someone else is using.
+    #[error("cannot trace with {tracer}: {why}")]
+    TracerUnavailable {
+        /// The tracer asked for.
+        tracer: String,
+        /// What is missing or busy, and where ftr looked.
+        why: String,
+        /// Missing (Unsupported), busy (Busy) or not a function tracer.
+        kind: ErrorKind,
+    },
     /// poll(2) on the per-CPU ring buffers failed.
     #[error("could not poll the ring buffers")]
     Poll(#[source] io::Error),
@@ -131,6 +142,7 @@ impl Error {
                 return ErrorKind::InvalidInput
             }
             Error::NoSuchEvent { .. } | Error::NoKeptInstance { .. } => return ErrorKind::NotFound,
+            Error::TracerUnavailable { kind, .. } => return *kind,
             Error::Write { source, .. }
             | Error::Read { source, .. }
             | Error::CreateInstance { source, .. }

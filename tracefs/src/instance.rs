@@ -362,6 +362,21 @@ impl Instance {
         })
     }
 
+    /// Limits the function tracers to these pids (`set_ftrace_pid`; empty:
+    /// all). On the top level the old list (`no pid` when unset) is put
+    /// back on drop.
+    pub fn set_ftrace_pids(&self, pids: &[i32]) -> Result<()> {
+        let list: Vec<String> = pids.iter().map(i32::to_string).collect();
+        self.set(Path::new("set_ftrace_pid"), &list.join(" "), |old| {
+            Some(
+                old.split_whitespace()
+                    .filter(|w| w.parse::<i32>().is_ok())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        })
+    }
+
     /// Sets `max_graph_depth` (0: unlimited) for function_graph.
     pub fn set_max_graph_depth(&self, depth: u32) -> Result<()> {
         self.set(Path::new("max_graph_depth"), &depth.to_string(), |old| {

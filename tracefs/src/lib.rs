@@ -45,6 +45,7 @@ mod reader;
 pub mod ring;
 mod splice;
 pub mod tracedat;
+mod tracers;
 
 pub use capabilities::{Capabilities, Support};
 pub use control::{check_value, read_text, write_control, WriteMode};
@@ -64,6 +65,7 @@ pub use locate::{
 pub use probes::{ProbeDef, ProbeGroup, ProbeKind};
 pub use reader::{DrainStats, Readiness, RingReader};
 pub use splice::splice_ring;
+pub use tracers::{buffer_for_tracer, TracerSetup, FUNCTION_TRACERS};
 
 /// Formats an error with its chain of causes: `a: b: c`.
 pub fn error_chain(e: &dyn std::error::Error) -> String {

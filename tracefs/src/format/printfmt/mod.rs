@@ -29,6 +29,7 @@
 //! ```
 
 mod eval;
+mod ftrace;
 mod handlers;
 mod parser;
 mod printf;
@@ -36,6 +37,7 @@ mod symbols;
 mod tep;
 
 pub use eval::Ctx;
+pub use ftrace::{FtraceKind, FtraceRenderer};
 pub use parser::{parse_print_fmt, Conv, ConvKind, Expr, ParseError, Piece};
 pub use printf::{format_int, format_str};
 pub use symbols::Symbols;
