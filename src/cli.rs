@@ -55,6 +55,12 @@ pub enum Command {
     Record(crate::tools::record::Args),
     /// Print a trace.dat like trace-cmd report.
     Report(crate::tools::report::Args),
+    /// Define a kprobe and print its events live (perf-tools kprobe).
+    Kprobe(crate::tools::kprobe::Args),
+    /// Count kernel function calls matching a pattern (bcc funccount).
+    Funccount(crate::tools::funccount::Args),
+    /// Show kernel call graphs with durations (perf-tools funcgraph).
+    Funcgraph(crate::tools::funcgraph::Args),
 }
 
 /// Parses the process arguments (exits with clap's message and code 2 on

@@ -9,6 +9,7 @@ mod suite {
     pub mod cli;
     pub mod doctor;
     pub mod guest;
+    pub mod guest_funcs;
     pub mod instance;
     pub mod list;
     pub mod release;

@@ -9,6 +9,9 @@ pub mod catalog;
 pub mod common;
 pub mod cpudist;
 pub mod doctor;
+pub mod funccount;
+pub mod funcgraph;
+pub mod kprobe;
 pub mod list;
 pub mod record;
 pub mod report;
@@ -83,5 +86,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Stat(a) => stat::run(&g, a),
         Command::Record(a) => record::run(&g, a),
         Command::Report(a) => report::run(&g, a),
+        Command::Kprobe(a) => kprobe::run(&g, a),
+        Command::Funccount(a) => funccount::run(&g, a),
+        Command::Funcgraph(a) => funcgraph::run(&g, a),
     }
 }

@@ -7,5 +7,7 @@
 #![deny(unsafe_code)]
 
 mod kallsyms;
+mod kernel_symbols;
 
 pub use kallsyms::{parse_kallsyms, KernelSymbol};
+pub use kernel_symbols::{KernelFrame, KernelSymbols};

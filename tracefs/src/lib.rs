@@ -37,8 +37,10 @@ mod endian;
 mod error;
 mod events;
 pub mod format;
+mod function_profiler;
 mod guard;
 mod instance;
+mod kprobe_spec;
 mod locate;
 mod probes;
 mod reader;
@@ -51,11 +53,16 @@ pub use control::{check_value, read_text, write_control, WriteMode};
 pub use endian::Endian;
 pub use error::{Error, ErrorKind, Result};
 pub use events::{glob_match, list_events, parse_available_events, select_events, EventName};
+pub use function_profiler::{parse_function_stat, FunctionProfiler};
 pub use guard::{
     group_owner, instance_owner, parse_probe_line, reclaim_stale, run_guarded, undo_all, Guard, Undo,
     GROUP_PREFIX, INSTANCE_PREFIX,
 };
 pub use instance::{filter_patterns, parse_cpu_stats, selected_choice, CpuStats, FunctionFilter, Instance};
+pub use kprobe_spec::{
+    parse_kprobe_spec, ArgType, Fetch, KprobeFeatures, KprobeSpec, KprobeTargets, ProbeArg, SpecError,
+    KALLSYMS, KPROBES_BLACKLIST,
+};
 pub use locate::{
     choose_from_mounts, parse_mounts, Located, MountEntry, TracingDir, DEBUGFS_PATH, TRACEFS_PATH,
 };

@@ -3,6 +3,8 @@
 
 pub mod block;
 pub mod interval;
+pub mod kprobes;
+pub mod ksyms;
 pub mod sched;
 
 use super::Global;

@@ -1,0 +1,192 @@
+//! funcgraph, funccount and kprobe on the second live kernel (Debian's
+//! 6.1 under QEMU: kprobes, function, function_graph; no function
+//! profiler). One boot for the module; each step leaves its output and a
+//! snapshot of the global tracing state in files the tests read.
+
+use crate::util::{c_program, run_in_guest, GuestOutput};
+use std::sync::OnceLock;
+
+/// N preads the workload makes: the known count funccount must see.
+const READS: u64 = 500;
+
+/// Runs in the guest. `go*` files release each workload once ftr says it
+/// is tracing; Ctrl-C (SIGINT) ends the tools, as a user would.
+const SCRIPT: &str = r#"
+T=/sys/kernel/tracing
+at() { echo "$1 $(cut -d' ' -f1 /proc/uptime)" >> times; }
+snap() {
+  cat $T/current_tracer > $1.tracer; cat $T/set_ftrace_filter > $1.filter
+  cat $T/set_graph_function > $1.graph; cat $T/kprobe_events > $1.kprobes
+  ls $T/instances > $1.instances; cat $T/buffer_size_kb > $1.bufsize
+}
+# Waits until FILE says PATTERN, or the process PID is gone.
+wait_for() {
+  while kill -0 $3 2>/dev/null; do grep -q "$1" "$2" 2>/dev/null && return 0; sleep 0.2; done; return 1
+}
+at start; snap start
+
+sh -c 'while [ ! -f go1 ]; do sleep 0.05; done; exec cat /etc/hostname' > cat.out & cat=$!
+"$FTR" funcgraph -p $cat vfs_read > fg.out 2> fg.err & fg=$!
+wait_for '^Tracing' fg.err $fg; at funcgraph-tracing; touch go1; wait $cat; sleep 0.5
+kill -INT $fg; wait $fg; echo $? > fg.rc
+at funcgraph; snap fg
+
+echo hello > count-file
+"$PROG" count-file __READS__ go2 > prog2.out & p=$!
+"$FTR" funccount -p $p 'vfs_*' > fc.out 2> fc.err & fc=$!
+wait_for '^Tracing' fc.err $fc; touch go2; wait $p; sleep 0.5
+kill -INT $fc; wait $fc; echo $? > fc.rc
+at funccount; snap fc
+
+F=$PWD/ftr-kprobe-$$-unique-name
+echo x > $F
+"$PROG" $F 1 go3 > prog3.out & p=$!
+"$FTR" kprobe -p $p 'p:do_sys_openat2 filename=+0(%si):string' > kp.out 2> kp.err & kp=$!
+wait_for '^Tracing' kp.err $kp; touch go3; wait $p; sleep 0.5
+kill -INT $kp; wait $kp; echo $? > kp.rc
+echo $F > kp.file
+at kprobe; snap kp
+
+"$FTR" kprobe 'r:vfs_read ret=$retval:s64' > kr.out 2> kr.err & kr=$!
+wait_for 'vfs_read' kr.out $kr; kill -KILL $kr; wait $kr; echo $? > kr.rc
+snap killed
+"$FTR" doctor > doctor.out 2> doctor.err; echo $? > doctor.rc
+at kill-and-doctor; snap final
+"#;
+
+fn guest() -> Option<&'static GuestOutput> {
+    static RUN: OnceLock<Option<GuestOutput>> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let prog = c_program("open_read");
+        let script = format!("PROG={}\n{}", prog.display(), SCRIPT).replace("__READS__", &READS.to_string());
+        let run = run_in_guest(&script)?;
+        eprintln!(
+            "guest_funcs run took {:.1} s; guest uptime after each step:\n{}",
+            run.secs,
+            run.file("times")
+        );
+        Some(run)
+    })
+    .as_ref()
+}
+
+fn context(g: &GuestOutput, file: &str) -> String {
+    format!(
+        "{file}: {}\nscript stderr: {}\nconsole:\n{}",
+        g.file(file),
+        g.stderr,
+        g.console_tail()
+    )
+}
+
+/// The global state a step left: nothing of ftr's.
+fn assert_clean(g: &GuestOutput, step: &str) {
+    let tracer = g.file(&format!("{step}.tracer"));
+    assert_eq!(tracer.trim(), "nop", "{step}: current_tracer left: {tracer}");
+    for f in ["filter", "graph"] {
+        let text = g.file(&format!("{step}.{f}"));
+        assert!(
+            text.lines().all(|l| l.starts_with('#') || l.trim().is_empty()),
+            "{step}: {f} left set: {text}"
+        );
+    }
+    let kprobes = g.file(&format!("{step}.kprobes"));
+    assert!(!kprobes.contains("ftr_"), "{step}: kprobe_events: {kprobes}");
+    let inst = g.file(&format!("{step}.instances"));
+    assert!(
+        !inst.lines().any(|l| l.starts_with("ftr")),
+        "{step}: instances: {inst}"
+    );
+    assert!(
+        g.dir.join(format!("{step}.tracer")).exists(),
+        "{}",
+        context(g, "stdout")
+    );
+    let size = g.file(&format!("{step}.bufsize"));
+    assert_eq!(
+        size,
+        g.file("start.bufsize"),
+        "{step}: top-level buffer_size_kb not put back"
+    );
+}
+
+#[test]
+fn funcgraph_shows_the_vfs_read_tree_of_cat() {
+    let Some(g) = guest() else { return };
+    assert_eq!(g.file("fg.rc").trim(), "0", "{}", context(g, "fg.err"));
+    let out = g.file("fg.out");
+    // The first record is cat's first vfs_read: nothing lost before it.
+    assert!(
+        out.lines().next().is_some_and(|l| l.ends_with("|  vfs_read() {")),
+        "the output does not start with a vfs_read tree\n{}",
+        context(g, "fg.out")
+    );
+    assert!(!g.file("fg.err").contains("LOST"), "{}", context(g, "fg.err"));
+    // Callees at depth 1 with durations, and the closing brace with the total.
+    assert!(
+        out.lines()
+            .any(|l| l.contains(" us ") && l.contains("|    ") && l.ends_with("();")),
+        "no timed leaf under vfs_read\n{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.contains(" us ") && l.ends_with("|  }")),
+        "no closing brace with a duration\n{out}"
+    );
+    assert_clean(g, "fg");
+}
+
+#[test]
+fn funccount_counts_the_workloads_reads() {
+    let Some(g) = guest() else { return };
+    assert_eq!(g.file("fc.rc").trim(), "0", "{}", context(g, "fc.err"));
+    let out = g.file("fc.out");
+    let count = out
+        .lines()
+        .find_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next()? == "vfs_read").then(|| w.next()?.parse::<u64>().ok())?
+        })
+        .unwrap_or_else(|| panic!("no vfs_read row\n{}", context(g, "fc.out")));
+    eprintln!("funccount vfs_read for the workload: {count} (it made {READS} preads)");
+    assert!(
+        (READS..=READS + 20).contains(&count),
+        "vfs_read counted {count}, the workload made {READS}\n{out}"
+    );
+    assert!(out.contains("FUNC"), "{out}");
+    assert_clean(g, "fc");
+}
+
+#[test]
+fn kprobe_prints_the_opened_file_name() {
+    let Some(g) = guest() else { return };
+    assert_eq!(g.file("kp.rc").trim(), "0", "{}", context(g, "kp.err"));
+    let file = g.file("kp.file");
+    let file = file.trim();
+    let out = g.file("kp.out");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("(do_sys_openat2+0x0/") && l.contains(&format!("filename=\"{file}\""))),
+        "no event for {file}\n{}",
+        context(g, "kp.out")
+    );
+    assert_clean(g, "kp");
+}
+
+#[test]
+fn sigkilled_kprobe_is_reclaimed_by_doctor() {
+    let Some(g) = guest() else { return };
+    let out = g.file("kr.out");
+    // A return probe's line: (caller+off/size <- vfs_read) ret=N.
+    assert!(
+        out.lines().any(|l| l.contains("<- vfs_read) ret=")),
+        "no return-probe event before the kill\n{}",
+        context(g, "kr.err")
+    );
+    let left = g.file("killed.kprobes");
+    assert!(
+        left.contains("ftr_"),
+        "the killed run's probe should still be there: {left}"
+    );
+    assert_eq!(g.file("doctor.rc").trim(), "0", "{}", context(g, "doctor.err"));
+    assert_clean(g, "final");
+}
