@@ -8,6 +8,7 @@ mod suite {
     pub mod block;
     pub mod cli;
     pub mod doctor;
+    pub mod funcs;
     pub mod guest;
     pub mod guest_funcs;
     pub mod instance;

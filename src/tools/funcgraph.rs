@@ -51,6 +51,9 @@ pub struct Args {
     /// Print a timestamp column.
     #[arg(short = 't', long)]
     pub timestamps: bool,
+    /// Include interrupt handlers that run inside a graph.
+    #[arg(short = 'I', long)]
+    pub irqs: bool,
     /// Per-CPU buffer size in KB. Graphs are voluminous (two events per
     /// call), and the top level may still have its unexpanded 7 KB.
     #[arg(short = 'b', long, value_name = "KB", default_value_t = DEFAULT_BUFFER_KB)]
@@ -341,6 +344,17 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
         if let Some(p) = args.pid {
             inst.set_ftrace_pid(&[p])
                 .context("limiting the tracer to one process")?;
+        } else {
+            // ftr's own reads of the ring would be graphed too, each read
+            // producing more to read.
+            inst.set_ftrace_notrace_pid(&[std::process::id() as i32])
+                .context("keeping the tracer off ftr itself")?;
+        }
+        if !args.irqs {
+            // Interrupts taken inside a graph are cut short in the kernel,
+            // which also makes the trace far cheaper to record.
+            inst.set_option("funcgraph-irqs", false)
+                .context("turning off funcgraph-irqs")?;
         }
         inst.set_tracer("function_graph")
             .context("selecting the function_graph tracer")

@@ -18,15 +18,19 @@ snap() {
   cat $T/current_tracer > $1.tracer; cat $T/set_ftrace_filter > $1.filter
   cat $T/set_graph_function > $1.graph; cat $T/kprobe_events > $1.kprobes
   ls $T/instances > $1.instances; cat $T/buffer_size_kb > $1.bufsize
+  cat $T/set_ftrace_pid > $1.pid; cat $T/max_graph_depth > $1.depth
+  cat $T/options/funcgraph-irqs > $1.irqs
 }
 # Waits until FILE says PATTERN, or the process PID is gone.
 wait_for() {
-  while kill -0 $3 2>/dev/null; do grep -q "$1" "$2" 2>/dev/null && return 0; sleep 0.2; done; return 1
+  for i in $(seq 150); do
+    kill -0 $3 2>/dev/null || return 1; grep -q "$1" "$2" 2>/dev/null && return 0; sleep 0.2
+  done; return 1
 }
 at start; snap start
 
 sh -c 'while [ ! -f go1 ]; do sleep 0.05; done; exec cat /etc/hostname' > cat.out & cat=$!
-"$FTR" funcgraph -p $cat vfs_read > fg.out 2> fg.err & fg=$!
+"$FTR" funcgraph -m 12 -p $cat vfs_read > fg.out 2> fg.err & fg=$!
 wait_for '^Tracing' fg.err $fg; at funcgraph-tracing; touch go1; wait $cat; sleep 0.5
 kill -INT $fg; wait $fg; echo $? > fg.rc
 at funcgraph; snap fg
@@ -47,9 +51,11 @@ kill -INT $kp; wait $kp; echo $? > kp.rc
 echo $F > kp.file
 at kprobe; snap kp
 
-"$FTR" kprobe 'r:vfs_read ret=$retval:s64' > kr.out 2> kr.err & kr=$!
+"$PROG" count-file 20 go4 > prog4.out & p=$!
+"$FTR" kprobe -p $p 'r:vfs_read ret=$retval:s64' > kr.out 2> kr.err & kr=$!
+wait_for '^Tracing' kr.err $kr; touch go4; wait $p
 wait_for 'vfs_read' kr.out $kr; kill -KILL $kr; wait $kr; echo $? > kr.rc
-snap killed
+at killed; snap killed
 "$FTR" doctor > doctor.out 2> doctor.err; echo $? > doctor.rc
 at kill-and-doctor; snap final
 "#;
@@ -90,6 +96,12 @@ fn assert_clean(g: &GuestOutput, step: &str) {
             "{step}: {f} left set: {text}"
         );
     }
+    let pid = g.file(&format!("{step}.pid"));
+    assert_eq!(pid.trim(), "no pid", "{step}: set_ftrace_pid left: {pid}");
+    let depth = g.file(&format!("{step}.depth"));
+    assert_eq!(depth.trim(), "0", "{step}: max_graph_depth left: {depth}");
+    let irqs = g.file(&format!("{step}.irqs"));
+    assert_eq!(irqs.trim(), "1", "{step}: options/funcgraph-irqs left off");
     let kprobes = g.file(&format!("{step}.kprobes"));
     assert!(!kprobes.contains("ftr_"), "{step}: kprobe_events: {kprobes}");
     let inst = g.file(&format!("{step}.instances"));
@@ -176,9 +188,10 @@ fn kprobe_prints_the_opened_file_name() {
 fn sigkilled_kprobe_is_reclaimed_by_doctor() {
     let Some(g) = guest() else { return };
     let out = g.file("kr.out");
-    // A return probe's line: (caller+off/size <- vfs_read) ret=N.
+    // A return probe's line: (caller+off/size <- vfs_read) ret=1 (one
+    // byte per pread).
     assert!(
-        out.lines().any(|l| l.contains("<- vfs_read) ret=")),
+        out.lines().any(|l| l.contains("<- vfs_read) ret=1")),
         "no return-probe event before the kill\n{}",
         context(g, "kr.err")
     );

@@ -725,9 +725,17 @@ impl KprobeTargets {
     /// Reads the running kernel's files; the filter list from `tracing_root`.
     pub fn for_running_kernel(tracing_root: &std::path::Path) -> KprobeTargets {
         let read = |p: &std::path::Path| std::fs::read_to_string(p).ok();
+        let kallsyms = read(std::path::Path::new(KALLSYMS));
+        // The filter list is only the fallback: skip reading it (tens of
+        // thousands of lines) when kallsyms named the functions.
+        let filter = if kallsyms.as_deref().is_some_and(|k| !k.is_empty()) {
+            None
+        } else {
+            read(&tracing_root.join("available_filter_functions"))
+        };
         KprobeTargets::parse(
-            read(std::path::Path::new(KALLSYMS)).as_deref(),
-            read(&tracing_root.join("available_filter_functions")).as_deref(),
+            kallsyms.as_deref(),
+            filter.as_deref(),
             read(std::path::Path::new(KPROBES_BLACKLIST)).as_deref(),
         )
     }
