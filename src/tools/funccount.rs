@@ -205,19 +205,40 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
         count: None,
         timestamp: args.timestamp,
     };
-    match chosen.name {
-        "function profiler" => run_profiler(&t, &args, &stop),
-        "function tracer" => run_tracer(g, &t, &args, &stop, &iv, functions.len()),
-        _ => run_kprobes(g, &t, &args, &stop, &iv, &functions),
+    // The profiler counts every task and lives at the (maybe busy) top
+    // level: with -p, or when it cannot start, the next mechanism counts.
+    let mut profiler_refused = None;
+    if chosen.name == "function profiler" {
+        if args.pid.is_some() {
+            profiler_refused = Some("-p needs per-task events".to_owned());
+        } else {
+            match FunctionProfiler::start(&t, &[&args.pattern]) {
+                Ok(prof) => return run_profiler(prof, &args, &stop),
+                Err(e) => profiler_refused = Some(ftr_tracefs::error_chain(&e)),
+            }
+        }
+    }
+    let tracer = chosen.name == "function tracer" || env.check(&M::FunctionTracer).is_ok();
+    let kprobes = env.check(&M::Kprobe(first)).is_ok();
+    if let Some(why) = &profiler_refused {
+        if !tracer && !kprobes {
+            bail!(
+                "cannot count calls of {:?}: the function profiler is refused ({why}) and neither the function tracer nor kprobes are usable",
+                args.pattern
+            );
+        }
+        if g.verbose > 0 {
+            eprintln!("ftr: skipped the function profiler: {why}");
+        }
+    }
+    if tracer {
+        run_tracer(g, &t, &args, &stop, &iv, functions.len())
+    } else {
+        run_kprobes(g, &t, &args, &stop, &iv, &functions)
     }
 }
 
-fn run_profiler(t: &TracingDir, args: &Args, stop: &Stop) -> Result<ExitCode> {
-    if args.pid.is_some() {
-        bail!("-p needs the function tracer or kprobes; the function profiler counts every task");
-    }
-    let prof = FunctionProfiler::start(t, &[&args.pattern])
-        .map_err(|e| anyhow!("starting the function profiler: {}", ftr_tracefs::error_chain(&e)))?;
+fn run_profiler(prof: FunctionProfiler, args: &Args, stop: &Stop) -> Result<ExitCode> {
     eprintln!(
         "Tracing \"{}\" with the function profiler... Ctrl-C to end.",
         args.pattern

@@ -51,6 +51,13 @@ kill -INT $kp; wait $kp; echo $? > kp.rc
 echo $F > kp.file
 at kprobe; snap kp
 
+# Refusals: the kernel's own reason (error_log), the blacklist, a typo.
+"$FTR" kprobe 'p:vfs_read x=%zz' > bad-reg.out 2> bad-reg.err; echo $? > bad-reg.rc
+B=$(awk 'NR==1 {print $2}' /sys/kernel/debug/kprobes/blacklist); echo "$B" > blacklisted
+"$FTR" kprobe "p:$B" > bad-bl.out 2> bad-bl.err; echo $? > bad-bl.rc
+"$FTR" kprobe 'p:no_such_function_xyz' > bad-fn.out 2> bad-fn.err; echo $? > bad-fn.rc
+at refusals; snap refusals
+
 "$PROG" count-file 20 go4 > prog4.out & p=$!
 "$FTR" kprobe -p $p 'r:vfs_read ret=$retval:s64' > kr.out 2> kr.err & kr=$!
 wait_for '^Tracing' kr.err $kr; touch go4; wait $p
@@ -186,6 +193,28 @@ fn kprobe_prints_the_opened_file_name() {
         context(g, "kp.out")
     );
     assert_clean(g, "kp");
+}
+
+#[test]
+fn kprobe_refusals_are_one_line_and_leave_nothing() {
+    let Some(g) = guest() else { return };
+    let blacklisted = g.file("blacklisted");
+    for (step, words) in [
+        ("bad-reg", vec!["kprobe_events", "x=%zz"]),
+        ("bad-bl", vec!["blacklist", blacklisted.trim()]),
+        ("bad-fn", vec!["no kernel function no_such_function_xyz"]),
+    ] {
+        let err = g.file(&format!("{step}.err"));
+        assert_eq!(g.file(&format!("{step}.rc")).trim(), "1", "{step}: {err}");
+        assert_eq!(err.lines().count(), 1, "{step}: {err}");
+        assert!(err.starts_with("ftr: "), "{step}: {err}");
+        for w in words {
+            assert!(err.contains(w), "{step}: {w:?} not in {err}");
+        }
+        assert!(g.file(&format!("{step}.out")).is_empty(), "{step}");
+    }
+    eprintln!("the kernel's refusal: {}", g.file("bad-reg.err"));
+    assert_clean(g, "refusals");
 }
 
 #[test]
