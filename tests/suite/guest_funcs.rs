@@ -63,8 +63,14 @@ at refusals; snap refusals
 wait_for '^Tracing' kr.err $kr; touch go4; wait $p
 wait_for 'vfs_read' kr.out $kr; kill -KILL $kr; wait $kr; echo $? > kr.rc
 at killed; snap killed
+# A SIGKILLed funcgraph leaves the top level's tracer on; its journal
+# (/run/ftr) lets the next run put it back.
+"$FTR" funcgraph -m 2 vfs_read > kg.out 2> kg.err & kg=$!
+wait_for '^Tracing' kg.err $kg; kill -KILL $kg; wait $kg
+cat $T/current_tracer > killed-fg.tracer; ls /run/ftr > killed-fg.journals
+at killed-fg
 "$FTR" doctor > doctor.out 2> doctor.err; echo $? > doctor.rc
-at kill-and-doctor; snap final
+at kill-and-doctor; snap final; ls /run/ftr > final.journals 2>&1
 "#;
 
 fn guest() -> Option<&'static GuestOutput> {
@@ -218,7 +224,7 @@ fn kprobe_refusals_are_one_line_and_leave_nothing() {
 }
 
 #[test]
-fn sigkilled_kprobe_is_reclaimed_by_doctor() {
+fn sigkilled_kprobe_and_funcgraph_are_reclaimed_by_doctor() {
     let Some(g) = guest() else { return };
     let out = g.file("kr.out");
     // A return probe's line: (caller+off/size <- vfs_read) ret=1 (one
@@ -228,11 +234,23 @@ fn sigkilled_kprobe_is_reclaimed_by_doctor() {
         "no return-probe event before the kill\n{}",
         context(g, "kr.err")
     );
+    assert_eq!(
+        g.file("killed-fg.tracer").trim(),
+        "function_graph",
+        "the killed funcgraph's tracer should still be on\n{}",
+        context(g, "kg.err")
+    );
+    assert!(
+        g.file("killed-fg.journals").contains("top-level-"),
+        "no journal of the killed funcgraph"
+    );
     let left = g.file("killed.kprobes");
     assert!(
         left.contains("ftr_"),
         "the killed run's probe should still be there: {left}"
     );
     assert_eq!(g.file("doctor.rc").trim(), "0", "{}", context(g, "doctor.err"));
+    let journals = g.file("final.journals");
+    assert!(!journals.contains("top-level-"), "journals left: {journals}");
     assert_clean(g, "final");
 }

@@ -55,8 +55,8 @@ pub use error::{Error, ErrorKind, Result};
 pub use events::{glob_match, list_events, parse_available_events, select_events, EventName};
 pub use function_profiler::{parse_function_stat, FunctionProfiler};
 pub use guard::{
-    group_owner, instance_owner, parse_probe_line, reclaim_stale, run_guarded, undo_all, Guard, Undo,
-    GROUP_PREFIX, INSTANCE_PREFIX,
+    group_owner, instance_owner, parse_journal, parse_probe_line, reclaim_stale, run_guarded, undo_all,
+    Guard, Undo, GROUP_PREFIX, INSTANCE_PREFIX, JOURNAL_DIR,
 };
 pub use instance::{filter_patterns, parse_cpu_stats, selected_choice, CpuStats, FunctionFilter, Instance};
 pub use kprobe_spec::{
