@@ -116,8 +116,12 @@ impl Guard {
             mine.into_iter().map(|e| e.undo).collect()
         };
         let r = run_undos(mine);
-        // Only now: a SIGKILL during the undos leaves them journaled.
-        sync_journal(&log());
+        // Only now, and only if they all worked: a SIGKILL during the
+        // undos, or an undo the kernel refused (EBUSY: a reader still
+        // open), leaves them journaled for the next run to retry.
+        if r.is_ok() {
+            sync_journal(&log());
+        }
         r
     }
 }
@@ -137,7 +141,9 @@ impl Drop for Guard {
 pub fn undo_all() -> std::result::Result<(), Vec<Error>> {
     let all: Vec<Undo> = log().drain(..).map(|e| e.undo).collect();
     let r = run_undos(all);
-    sync_journal(&log());
+    if r.is_ok() {
+        sync_journal(&log());
+    }
     r
 }
 
