@@ -41,6 +41,7 @@ mod function_profiler;
 mod guard;
 mod instance;
 mod kprobe_spec;
+mod kprobe_targets;
 mod locate;
 mod probes;
 mod reader;
@@ -59,10 +60,8 @@ pub use guard::{
     Guard, Undo, GROUP_PREFIX, INSTANCE_PREFIX, JOURNAL_DIR,
 };
 pub use instance::{filter_patterns, parse_cpu_stats, selected_choice, CpuStats, FunctionFilter, Instance};
-pub use kprobe_spec::{
-    parse_kprobe_spec, ArgType, Fetch, KprobeFeatures, KprobeSpec, KprobeTargets, ProbeArg, SpecError,
-    KALLSYMS, KPROBES_BLACKLIST,
-};
+pub use kprobe_spec::{parse_kprobe_spec, ArgType, Fetch, KprobeFeatures, KprobeSpec, ProbeArg, SpecError};
+pub use kprobe_targets::{KprobeTargets, KALLSYMS, KPROBES_BLACKLIST};
 pub use locate::{
     choose_from_mounts, parse_mounts, Located, MountEntry, TracingDir, DEBUGFS_PATH, TRACEFS_PATH,
 };
