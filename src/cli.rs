@@ -71,6 +71,12 @@ pub enum Command {
     Reset(crate::tools::kept::ResetArgs),
     /// Print a kept instance's trace buffer as text (trace-cmd show).
     Show(crate::tools::kept::Name),
+    /// Define a kprobe and print its events live (perf-tools kprobe).
+    Kprobe(crate::tools::kprobe::Args),
+    /// Count kernel function calls matching a pattern (bcc funccount).
+    Funccount(crate::tools::funccount::Args),
+    /// Show kernel call graphs with durations (perf-tools funcgraph).
+    Funcgraph(crate::tools::funcgraph::Args),
 }
 
 /// Parses the process arguments (exits with clap's message and code 2 on

@@ -10,8 +10,10 @@ mod suite {
     pub mod cli;
     pub mod doctor;
     pub mod ftrace_report;
+    pub mod funcs;
     pub mod guest;
     pub mod guest_cache;
+    pub mod guest_funcs;
     pub mod guest_record;
     pub mod guest_sampling;
     pub mod instance;

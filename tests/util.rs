@@ -204,6 +204,15 @@ fn qemu_kernel_script() -> PathBuf {
 /// Returns None (with a message) when the guest cannot boot here, unless
 /// FTR_REQUIRE_KERNEL is set, which makes that a failure.
 pub fn run_in_guest(cmd: &str) -> Option<GuestOutput> {
+    run_in_guest_env(cmd, &[])
+}
+
+/// [`run_in_guest`] with extra environment for qemu-kernel.sh (`SMP`,
+/// `MEM`). One virtual CPU (`SMP=1`) keeps QEMU's multi-threaded TCG out
+/// of the kernel's cross-CPU text patching: selecting function_graph
+/// patches every function, and with two vCPUs both were seen spinning for
+/// minutes (soft lockups) in most runs.
+pub fn run_in_guest_env(cmd: &str, env: &[(&str, &str)]) -> Option<GuestOutput> {
     let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let dir = base.join(format!("guest-{}-{}", std::process::id(), unique()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -242,6 +251,7 @@ pub fn run_in_guest(cmd: &str) -> Option<GuestOutput> {
         .env("WORK", &work)
         .env("TIMEOUT", qemu_timeout.to_string())
         .env("GUEST_CMD", format!("bash {d}/guest.sh"))
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .output();
     let secs = t0.elapsed().as_secs_f64();

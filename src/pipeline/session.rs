@@ -43,6 +43,9 @@ pub struct SessionConfig {
     /// printers. Summary tools over busy events (sched) choose ~10 so the
     /// reader does not wake on the very events its own wakeups cause.
     pub wake_percent: Option<u32>,
+    /// Use the top-level buffer, not a private instance (for tracers that
+    /// instances do not offer on this kernel: function_graph before 6.11).
+    pub top_level: bool,
 }
 
 /// The shortest time between two drains of the rings. Every drain wakes
@@ -125,7 +128,22 @@ impl Session {
     /// enables the events, then opens the per-CPU readers. On any failure
     /// everything done so far is undone before the error is returned.
     pub fn start(tracing: &TracingDir, cfg: &SessionConfig) -> Result<Session> {
-        let (instance, note) = Instance::create_or_top_level(tracing).context("setting up a trace buffer")?;
+        Session::start_with(tracing, cfg, |_| Ok(()))
+    }
+
+    /// [`Session::start`], calling `setup` on the buffer before its readers
+    /// open: a tracer (function, function_graph) can only be selected while
+    /// no `trace_pipe_raw` is open (the kernel answers EBUSY).
+    pub fn start_with(
+        tracing: &TracingDir,
+        cfg: &SessionConfig,
+        setup: impl FnOnce(&Instance) -> Result<()>,
+    ) -> Result<Session> {
+        let (instance, note) = if cfg.top_level {
+            (Instance::top_level(tracing), None)
+        } else {
+            Instance::create_or_top_level(tracing).context("setting up a trace buffer")?
+        };
         if let Some(kb) = cfg.buffer_kb {
             instance.set_buffer_size_kb(kb)?;
         }
@@ -137,13 +155,8 @@ impl Session {
         let layout = instance.page_layout()?;
         let mut known = HashMap::new();
         let filter = compose_filter(cfg.filter.as_deref(), cfg.pid);
-        for ev in &cfg.events {
+        for ev in &cfg.decode_only {
             let schema = instance.schema(&ev.system, &ev.name)?;
-            if let Some(f) = &filter {
-                instance
-                    .set_event_filter(&ev.system, &ev.name, f)
-                    .with_context(|| format!("setting the filter of {ev}"))?;
-            }
             let pid = schema.common_pid();
             let fields = schema
                 .event_fields()
@@ -151,8 +164,13 @@ impl Session {
                 .collect();
             known.insert(schema.id, Known { schema, pid, fields });
         }
-        for ev in &cfg.decode_only {
+        for ev in &cfg.events {
             let schema = instance.schema(&ev.system, &ev.name)?;
+            if let Some(f) = &filter {
+                instance
+                    .set_event_filter(&ev.system, &ev.name, f)
+                    .with_context(|| format!("setting the filter of {ev}"))?;
+            }
             let pid = schema.common_pid();
             let fields = schema
                 .event_fields()
@@ -171,6 +189,7 @@ impl Session {
                 .set_tracer(t)
                 .with_context(|| format!("selecting the {t} tracer"))?;
         }
+        setup(&instance)?;
         let reader = RingReader::open(&instance, layout)?;
         instance.set_tracing_on(true)?;
         for ev in &cfg.events {

@@ -191,29 +191,19 @@ pub fn all() -> Vec<ToolInfo> {
         ),
         tool(
             "funccount",
-            false,
+            true,
             "count kernel function calls",
-            vec![need(
-                "calls",
-                vec![
-                    alt("function profiler", vec![M::FunctionProfiler]),
-                    alt("function tracer", vec![M::FunctionTracer]),
-                    alt("kprobes", vec![M::Kprobe("vfs_read")]),
-                ],
-            )],
+            crate::tools::funccount::plan("vfs_read").needs,
         ),
         tool(
             "funcgraph",
-            false,
+            true,
             "kernel call graphs with durations",
-            vec![need(
-                "graph",
-                vec![alt("function_graph tracer", vec![M::FunctionGraphTracer])],
-            )],
+            crate::tools::funcgraph::plan().needs,
         ),
         tool(
             "kprobe",
-            false,
+            true,
             "define a kprobe and print its events",
             vec![need(
                 "kprobes",

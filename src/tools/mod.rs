@@ -11,7 +11,10 @@ pub mod catalog;
 pub mod common;
 pub mod cpudist;
 pub mod doctor;
+pub mod funccount;
+pub mod funcgraph;
 pub mod kept;
+pub mod kprobe;
 pub mod list;
 pub mod record;
 mod record_date;
@@ -95,5 +98,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Extract(a) => kept::extract(&g, a),
         Command::Reset(a) => kept::reset(&g, a),
         Command::Show(a) => kept::show(&g, a),
+        Command::Kprobe(a) => kprobe::run(&g, a),
+        Command::Funccount(a) => funccount::run(&g, a),
+        Command::Funcgraph(a) => funcgraph::run(&g, a),
     }
 }

@@ -78,8 +78,8 @@ fn print_line(out: &mut dyn Write, comms: &mut CommCache, ev: &Event<'_>, json: 
     }
 }
 
-/// Writes one event as `comm-pid [cpu] secs.usecs: name: field=value ...`.
-pub fn write_event_line(out: &mut dyn Write, comm: &str, ev: &Event<'_>) -> std::io::Result<()> {
+/// Writes `comm-pid [cpu] secs.usecs: name:`, the start of every event line.
+pub fn write_event_prefix(out: &mut dyn Write, comm: &str, ev: &Event<'_>) -> std::io::Result<()> {
     write!(
         out,
         "{comm:>16}-{:<7} [{:03}] {:>5}.{:06}: {}:",
@@ -88,7 +88,12 @@ pub fn write_event_line(out: &mut dyn Write, comm: &str, ev: &Event<'_>) -> std:
         ev.ts / 1_000_000_000,
         ev.ts % 1_000_000_000 / 1000,
         ev.schema.name
-    )?;
+    )
+}
+
+/// Writes one event as `comm-pid [cpu] secs.usecs: name: field=value ...`.
+pub fn write_event_line(out: &mut dyn Write, comm: &str, ev: &Event<'_>) -> std::io::Result<()> {
+    write_event_prefix(out, comm, ev)?;
     for (name, r) in ev.fields {
         write!(out, " {name}={}", r.value(ev.data, ev.endian))?;
     }

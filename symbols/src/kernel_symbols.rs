@@ -19,6 +19,9 @@ pub struct KernelSymbolHit<'a> {
     pub offset: u64,
     /// The module, or None for the core kernel image.
     pub module: Option<&'a str>,
+    /// Bytes to the next symbol (kallsyms has no sizes; 0 after the last),
+    /// the `/0xSIZE` of the kernel's `%pS`.
+    pub size: u64,
 }
 
 /// Kernel symbols sorted by address. Lookups are a binary search.
@@ -121,10 +124,12 @@ impl KernelSymbols {
         let at = self.addresses[end - 1];
         let first = self.addresses[..end].partition_point(|&a| a < at);
         let s = &self.symbols[first];
+        let size = self.addresses.get(end).map_or(0, |next| next - s.address);
         Ok(KernelSymbolHit {
             name: &s.name,
             offset: addr - s.address,
             module: s.module.as_deref(),
+            size,
         })
     }
 }

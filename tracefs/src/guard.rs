@@ -91,7 +91,9 @@ impl Guard {
     /// leaves at worst an undo of something that never happened (harmless:
     /// every undo tolerates ENOENT).
     pub fn record(&self, undo: Undo) {
-        log().push(Entry { guard: self.id, undo });
+        let mut l = log();
+        l.push(Entry { guard: self.id, undo });
+        sync_journal(&l);
     }
 
     /// Drops a record without undoing it (the change was taken back by hand
@@ -100,6 +102,7 @@ impl Guard {
         let mut l = log();
         if let Some(i) = l.iter().rposition(|e| e.guard == self.id && &e.undo == undo) {
             l.remove(i);
+            sync_journal(&l);
         }
     }
 
@@ -112,7 +115,14 @@ impl Guard {
             *l = rest;
             mine.into_iter().map(|e| e.undo).collect()
         };
-        run_undos(mine)
+        let r = run_undos(mine);
+        // Only now, and only if they all worked: a SIGKILL during the
+        // undos, or an undo the kernel refused (EBUSY: a reader still
+        // open), leaves them journaled for the next run to retry.
+        if r.is_ok() {
+            sync_journal(&log());
+        }
+        r
     }
 }
 
@@ -130,7 +140,11 @@ impl Drop for Guard {
 /// the signal thread on a forced exit and by [`run_guarded`] after a panic.
 pub fn undo_all() -> std::result::Result<(), Vec<Error>> {
     let all: Vec<Undo> = log().drain(..).map(|e| e.undo).collect();
-    run_undos(all)
+    let r = run_undos(all);
+    if r.is_ok() {
+        sync_journal(&log());
+    }
+    r
 }
 
 /// Runs `f`, and if it panics, undoes every recorded change once the panic
@@ -249,6 +263,103 @@ pub(crate) fn remove_probe(root: &Path, events_file: &str, group: &str, event: &
     }
 }
 
+/// Where each process journals its top-level changes (`top-level-PID`,
+/// one `PATH<TAB>OLD VALUE` line per change, oldest first), so that a
+/// SIGKILLed ftr's tracer, filters and sizes on the shared top level can be
+/// put back by the next run: unlike instances and probe groups, top-level
+/// files carry no owner in their names.
+pub const JOURNAL_DIR: &str = "/run/ftr";
+
+fn journal_path(dir: &Path, pid: u32) -> PathBuf {
+    dir.join(format!("top-level-{pid}"))
+}
+
+/// Writes outside an instance: the changes no name-based reclaim finds.
+fn top_level_writes(log: &[Entry]) -> Vec<(&Path, &str)> {
+    log.iter()
+        .filter_map(|e| match &e.undo {
+            Undo::Write { path, value } if !path.components().any(|c| c.as_os_str() == "instances") => {
+                Some((path.as_path(), value.as_str()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Rewrites this process's journal from the log (removes it when no
+/// top-level change is pending). Best effort: without a writable /run the
+/// changes are still undone on every exit but a SIGKILL.
+fn sync_journal(log: &[Entry]) {
+    let dir = Path::new(JOURNAL_DIR);
+    let path = journal_path(dir, std::process::id());
+    let writes = top_level_writes(log);
+    if writes.is_empty() {
+        let _ = std::fs::remove_file(&path);
+        return;
+    }
+    let text: String = writes
+        .iter()
+        .map(|(p, v)| format!("{}\t{v}\n", p.display()))
+        .collect();
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&tmp, text))
+        .and_then(|()| std::fs::rename(&tmp, &path));
+}
+
+/// Parses a journal: (path, old value) pairs, oldest first.
+pub fn parse_journal(text: &str) -> Vec<(PathBuf, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let (p, v) = l.split_once('\t')?;
+            (!p.is_empty()).then(|| (PathBuf::from(p), v.to_owned()))
+        })
+        .collect()
+}
+
+/// Puts back the top-level settings journaled by ftr processes that are
+/// gone, newest change first, then deletes their journals.
+fn reclaim_journals(tracing: &TracingDir, done: &mut Vec<String>, errors: &mut Vec<Error>) {
+    let Ok(dir) = std::fs::read_dir(JOURNAL_DIR) else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("top-level-")
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid_alive(pid) {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let writes: Vec<(PathBuf, String)> = parse_journal(&text)
+            .into_iter()
+            .filter(|(p, _)| p.starts_with(tracing.root()))
+            .collect();
+        let mut failed = false;
+        for (path, value) in writes.iter().rev() {
+            match write_control(path, value, WriteMode::Replace) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => {
+                    failed = true;
+                    errors.push(e);
+                }
+            }
+        }
+        if !failed {
+            let _ = std::fs::remove_file(entry.path());
+            done.push(format!(
+                "{} top-level setting(s) of pid {pid} (it is gone)",
+                writes.len()
+            ));
+        }
+    }
+}
+
 /// The pid in an ftr instance name `ftr-PID-N`, if it is one.
 pub fn instance_owner(name: &str) -> Option<i32> {
     let rest = name.strip_prefix(INSTANCE_PREFIX)?;
@@ -323,6 +434,7 @@ pub fn reclaim_stale(tracing: &TracingDir) -> std::result::Result<Vec<String>, V
             }
         }
     }
+    reclaim_journals(tracing, &mut done, &mut errors);
     if errors.is_empty() {
         Ok(done)
     } else {
@@ -383,6 +495,48 @@ mod tests {
         drop(b);
         assert_eq!(std::fs::read_to_string(&f).unwrap(), "first\n");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn journals_parse_and_list_only_top_level_writes() {
+        assert_eq!(
+            parse_journal("/t/current_tracer\tnop\n/t/set_ftrace_filter\t\nbad line\n\tx\n"),
+            vec![
+                (PathBuf::from("/t/current_tracer"), "nop".to_owned()),
+                (PathBuf::from("/t/set_ftrace_filter"), String::new())
+            ]
+        );
+        let log = vec![
+            Entry {
+                guard: 1,
+                undo: Undo::Write {
+                    path: "/t/current_tracer".into(),
+                    value: "nop".into(),
+                },
+            },
+            Entry {
+                guard: 1,
+                undo: Undo::Write {
+                    path: "/t/instances/ftr-1-0/current_tracer".into(),
+                    value: "nop".into(),
+                },
+            },
+            Entry {
+                guard: 1,
+                undo: Undo::RemoveInstance("/t/instances/ftr-1-0".into()),
+            },
+        ];
+        assert_eq!(
+            top_level_writes(&log),
+            vec![(Path::new("/t/current_tracer"), "nop")]
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_journals_never_panic(s in ".*") {
+            let _ = parse_journal(&s);
+        }
     }
 
     #[test]

@@ -384,6 +384,42 @@ impl Instance {
         })
     }
 
+    /// Limits the function tracers to these pids (`set_ftrace_pid`); an
+    /// empty list traces every task again.
+    pub fn set_ftrace_pid(&self, pids: &[i32]) -> Result<()> {
+        let list: Vec<String> = pids.iter().map(i32::to_string).collect();
+        self.set(Path::new("set_ftrace_pid"), &list.join(" "), |old| {
+            // An unset list reads "no pid".
+            Some(
+                filter_patterns(old)
+                    .into_iter()
+                    .filter(|l| *l != "no pid")
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        })
+    }
+
+    /// Keeps the function tracers away from these pids
+    /// (`set_ftrace_notrace_pid`, 5.9+). Returns false, changing nothing,
+    /// on a kernel without the file.
+    pub fn set_ftrace_notrace_pid(&self, pids: &[i32]) -> Result<bool> {
+        if !self.dir.join("set_ftrace_notrace_pid").exists() {
+            return Ok(false);
+        }
+        let list: Vec<String> = pids.iter().map(i32::to_string).collect();
+        self.set(Path::new("set_ftrace_notrace_pid"), &list.join(" "), |old| {
+            Some(
+                filter_patterns(old)
+                    .into_iter()
+                    .filter(|l| *l != "no pid")
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        })?;
+        Ok(true)
+    }
+
     /// Turns a tracer option on or off (`options/funcgraph-proc`, ...).
     /// NotFound when this kernel lacks the option.
     pub fn set_option(&self, name: &str, on: bool) -> Result<()> {

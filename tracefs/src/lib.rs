@@ -37,8 +37,11 @@ mod endian;
 mod error;
 mod events;
 pub mod format;
+mod function_profiler;
 mod guard;
 mod instance;
+mod kprobe_spec;
+mod kprobe_targets;
 mod locate;
 mod probes;
 mod reader;
@@ -52,13 +55,16 @@ pub use control::{check_value, read_text, write_control, WriteMode};
 pub use endian::Endian;
 pub use error::{Error, ErrorKind, Result};
 pub use events::{glob_match, list_events, parse_available_events, select_events, EventName};
+pub use function_profiler::{parse_function_stat, FunctionProfiler};
 pub use guard::{
-    group_owner, instance_owner, parse_probe_line, reclaim_stale, run_guarded, undo_all, Guard, Undo,
-    GROUP_PREFIX, INSTANCE_PREFIX,
+    group_owner, instance_owner, parse_journal, parse_probe_line, reclaim_stale, run_guarded, undo_all,
+    Guard, Undo, GROUP_PREFIX, INSTANCE_PREFIX, JOURNAL_DIR,
 };
 pub use instance::{
     filter_patterns, parse_cpu_stats, selected_choice, CpuStats, FunctionFilter, Instance, KEPT_PREFIX,
 };
+pub use kprobe_spec::{parse_kprobe_spec, ArgType, Fetch, KprobeFeatures, KprobeSpec, ProbeArg, SpecError};
+pub use kprobe_targets::{KprobeTargets, KALLSYMS, KPROBES_BLACKLIST};
 pub use locate::{
     choose_from_mounts, parse_mounts, Located, MountEntry, TracingDir, DEBUGFS_PATH, TRACEFS_PATH,
 };

@@ -9,6 +9,7 @@
 use crate::control::{read_text, write_control, WriteMode};
 use crate::error::{Error, Result};
 use crate::guard::{Guard, Undo, GROUP_PREFIX};
+use crate::kprobe_spec::KprobeSpec;
 use crate::locate::TracingDir;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -120,25 +121,38 @@ impl ProbeGroup {
             detail: format!(": {why}"),
             source: std::io::Error::from_raw_os_error(libc::EINVAL),
         })?;
+        self.define(def.kind, &def.event, &cmd)
+    }
+
+    /// Defines a kprobe from a parsed user definition (checked by
+    /// [`KprobeSpec::check`] first, where the caller has the features).
+    /// Returns the event name, which is also the event's directory under
+    /// `events/GROUP/`.
+    pub fn add_kprobe(&self, spec: &KprobeSpec) -> Result<String> {
+        let event = spec.event_name();
+        self.define(ProbeKind::Kprobe, &event, &spec.command(&self.group))?;
+        Ok(event)
+    }
+
+    /// Appends `cmd` to the kind's events file, recorded for removal first.
+    fn define(&self, kind: ProbeKind, event: &str, cmd: &str) -> Result<()> {
+        let path = self.root.join(kind.events_file());
         let undo = Undo::RemoveProbe {
             tracing_root: self.root.clone(),
-            events_file: def.kind.events_file().to_owned(),
+            events_file: kind.events_file().to_owned(),
             group: self.group.clone(),
-            event: def.event.clone(),
+            event: event.to_owned(),
         };
         self.guard.record(undo.clone());
-        match write_control(&path, &cmd, WriteMode::Append) {
+        match write_control(&path, cmd, WriteMode::Append) {
             Ok(()) => Ok(()),
             Err(Error::Write {
                 path, value, source, ..
             }) => {
                 self.guard.forget(&undo);
                 let log = read_text(&self.root.join("error_log")).unwrap_or_default();
-                let detail = log
-                    .lines()
-                    .rev()
-                    .find(|l| !l.trim().is_empty())
-                    .map(|l| format!(": {}", l.trim()))
+                let detail = error_log_reason(&log)
+                    .map(|l| format!(": {l}"))
                     .unwrap_or_default();
                 Err(Error::Write {
                     path,
@@ -158,6 +172,31 @@ impl ProbeGroup {
     pub fn remove(self) -> Result<()> {
         self.guard.undo().map_err(|mut e| e.remove(0))
     }
+}
+
+/// The newest entry of `error_log` text in one line: its `error:` reason
+/// and, from the caret line under the command, the word it points at.
+/// The log is `[ts] trace_kprobe: error: WHY` / `  Command: CMD` /
+/// `      ^` per entry (5.2+).
+pub fn error_log_reason(log: &str) -> Option<String> {
+    let lines: Vec<&str> = log.lines().collect();
+    let i = lines.iter().rposition(|l| l.contains("error:"))?;
+    let why = lines[i].split_once("error:").map(|(_, w)| w.trim())?;
+    let at = (|| {
+        let cmd_line = lines.get(i + 1)?;
+        let cmd_at = cmd_line.find("Command:")? + "Command:".len();
+        let caret = lines.get(i + 2)?.find('^')?;
+        // The caret may point inside the argument: show the whole word.
+        let at = caret.max(cmd_at).min(cmd_line.len());
+        let start = cmd_line
+            .get(..at)?
+            .rfind(char::is_whitespace)
+            .map_or(0, |i| i + 1);
+        let word = cmd_line.get(start..)?.split_ascii_whitespace().next()?;
+        Some(format!(" (at {word:?})"))
+    })()
+    .unwrap_or_default();
+    Some(format!("{why}{at}"))
 }
 
 #[cfg(test)]
@@ -187,5 +226,22 @@ mod tests {
         bad.args = vec!["a b".into()];
         assert!(bad.command("ftr_1_0").is_err());
         assert!(d.command("ftr-1").is_err());
+    }
+
+    #[test]
+    fn error_log_entries_become_one_line() {
+        let log = "[   52.113640] trace_kprobe: error: Invalid fetch argument\n  Command: p:g/e vfs_read x=%zz\n                              ^\n";
+        assert_eq!(
+            error_log_reason(log).unwrap(),
+            "Invalid fetch argument (at \"x=%zz\")"
+        );
+        assert_eq!(error_log_reason(""), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_error_logs_never_panic(s in ".*") {
+            let _ = error_log_reason(&s);
+        }
     }
 }

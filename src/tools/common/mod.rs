@@ -4,6 +4,8 @@
 pub mod block;
 pub mod cache;
 pub mod interval;
+pub mod kprobes;
+pub mod ksyms;
 pub mod sched;
 
 use super::Global;
