@@ -71,6 +71,8 @@ pub enum Command {
     Reset(crate::tools::kept::ResetArgs),
     /// Print a kept instance's trace buffer as text (trace-cmd show).
     Show(crate::tools::kept::Name),
+    /// Cut a trace.dat into pieces by time, events or pages (trace-cmd split).
+    Split(crate::tools::split::Args),
     /// Define a kprobe and print its events live (perf-tools kprobe).
     Kprobe(crate::tools::kprobe::Args),
     /// Count kernel function calls matching a pattern (bcc funccount).

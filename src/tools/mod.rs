@@ -22,6 +22,7 @@ pub mod report;
 pub mod runqlat;
 pub mod runqslower;
 pub mod sched;
+pub mod split;
 pub mod stat;
 pub mod tp;
 
@@ -98,6 +99,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Extract(a) => kept::extract(&g, a),
         Command::Reset(a) => kept::reset(&g, a),
         Command::Show(a) => kept::show(&g, a),
+        Command::Split(a) => split::run(&g, a),
         Command::Kprobe(a) => kprobe::run(&g, a),
         Command::Funccount(a) => funccount::run(&g, a),
         Command::Funcgraph(a) => funcgraph::run(&g, a),

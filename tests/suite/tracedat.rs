@@ -615,3 +615,86 @@ fn report_filters_match_trace_cmd_report_f() {
         assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1, "{bad}");
     }
 }
+
+#[test]
+fn split_pieces_read_back_as_the_whole() {
+    let Some(_t) = live_tracing() else { return };
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("split-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("whole.dat");
+    let out = run_ftr(&[
+        "record",
+        "-e",
+        "sched:sched_switch",
+        "-e",
+        "sched:sched_wakeup",
+        "-e",
+        "sched:sched_process_exec",
+        "-o",
+        file.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5; do ls / >/dev/null; done",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let body = |text: String| -> Vec<String> { text.lines().skip(1).map(str::to_owned).collect() };
+    let whole = body(ftr_report(&file, &[]));
+    assert!(whole.len() > 50, "{whole:?}");
+    let out = run_ftr(&["split", "-i", file.to_str().unwrap(), "-e", "40", "-r"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pieces: Vec<PathBuf> = (1..)
+        .map(|n| dir.join(format!("whole.dat.{n:04}")))
+        .take_while(|p| p.exists())
+        .collect();
+    assert_eq!(
+        pieces.len(),
+        whole.len().div_ceil(40),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut joined = Vec::new();
+    for p in &pieces {
+        let part = body(ftr_report(p, &[]));
+        assert!(part.len() <= 40);
+        // Each piece is a trace.dat trace-cmd reads line for line alike.
+        if let Some(theirs) = trace_cmd_report(p) {
+            assert_identical("split piece", &theirs, &ftr_report(p, &[]));
+        }
+        joined.extend(part);
+    }
+    assert_eq!(joined, whole, "the pieces hold every record once, in order");
+    // The first 5 ms only, by time.
+    let first = dir.join("first.dat");
+    let out = run_ftr(&[
+        "split",
+        "-i",
+        file.to_str().unwrap(),
+        "-m",
+        "5",
+        "-o",
+        first.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let part = body(ftr_report(&first, &[]));
+    assert!(!part.is_empty() && part.len() < whole.len());
+    assert_eq!(part[..], whole[..part.len()]);
+    for (bad, code) in [
+        (&["-e", "0"][..], 1),
+        (&["3", "1"][..], 1),
+        (&["-e", "5", "-m", "2"][..], 2),
+    ] {
+        let out = run_ftr(
+            &[
+                &["split", "-i", file.to_str().unwrap(), "-o", "/dev/null"][..],
+                bad,
+            ]
+            .concat(),
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{bad:?}: {err}");
+        if code == 1 {
+            assert_eq!(err.lines().count(), 1, "{bad:?}: {err}");
+        }
+    }
+}
