@@ -8,12 +8,12 @@
 //! of completion minus issue.
 
 use super::common::block::{self, BlockEvents, BlockRecord, Disks, Requests, Tgids};
-use super::common::interval::{hms_now, run_summaries_to_stdout, Aggregate, IntervalArgs};
+use super::common::interval::{hms_now, run_summaries_to_stdout, Aggregate};
 use super::Global;
 use crate::pipeline::plan::ProbePlan;
 use crate::pipeline::session::Event;
 use crate::pipeline::stop::Stop;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -199,20 +199,7 @@ impl Aggregate for Biotop {
 /// Runs biotop.
 pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     let stop = Stop::install()?;
-    let iv = IntervalArgs {
-        interval: Some(args.interval),
-        count: args.count,
-        timestamp: false,
-    };
-    iv.validate()?;
-    if args.rows == 0 {
-        bail!("-r needs at least 1 row");
-    }
-    if let Some(p) = args.pid {
-        if p <= 0 {
-            bail!("-p needs a positive process id, not {p}");
-        }
-    }
+    let iv = super::common::validate_top(args.interval, args.count, args.rows, "-r", args.pid)?;
     // biotop has no -d: every disk is a row.
     let (session, events, disks) = block::start(g, &plan(), None, args.buffer_kb)?;
     eprintln!("Tracing block device I/O... Hit Ctrl-C to end.");

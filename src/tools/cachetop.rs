@@ -9,12 +9,12 @@
 //! four counters.
 
 use super::common::cache::{self, Counts, MemInfo, Method};
-use super::common::interval::{hms_now, Aggregate, IntervalArgs};
+use super::common::interval::{hms_now, Aggregate};
 use super::Global;
 use crate::pipeline::comm::CommCache;
 use crate::pipeline::session::Event;
 use crate::pipeline::stop::Stop;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -268,20 +268,7 @@ impl Aggregate for Cachetop {
 /// Runs cachetop.
 pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     let stop = Stop::install()?;
-    let iv = IntervalArgs {
-        interval: Some(args.interval),
-        count: args.count,
-        timestamp: false,
-    };
-    iv.validate()?;
-    if args.rows == 0 {
-        bail!("-n needs at least 1 row");
-    }
-    if let Some(p) = args.pid {
-        if p <= 0 {
-            bail!("-p needs a positive process id, not {p}");
-        }
-    }
+    let iv = super::common::validate_top(args.interval, args.count, args.rows, "-n", args.pid)?;
     let (cs, decoder) = cache::start(g, args.method, args.buffer_kb)?;
     cs.announce();
     let mut agg = Cachetop {

@@ -20,7 +20,6 @@ use crate::pipeline::session::{Event, Session, SessionConfig};
 use crate::pipeline::stop::Stop;
 use anyhow::{anyhow, bail, Context, Result};
 use ftr_symbols::KernelSymbols;
-use ftr_tracefs::ring::Missed;
 use ftr_tracefs::{read_text, EventName, FunctionFilter, Instance, TracingDir};
 use std::collections::HashMap;
 use std::io::{self, BufWriter, Write};
@@ -394,10 +393,7 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
                 }
             }
         },
-        &mut |cpu, m| match m {
-            Missed::Count(n) => eprintln!("CPU:{cpu} [LOST {n} EVENTS]"),
-            _ => eprintln!("CPU:{cpu} [LOST EVENTS]"),
-        },
+        &mut super::common::print_missed,
     );
     if write_error.is_none() {
         if let Err(e) = printer.finish(&mut out) {

@@ -13,7 +13,6 @@ use crate::pipeline::stop::Stop;
 use anyhow::{anyhow, bail, Result};
 use ftr_symbols::KernelSymbols;
 use ftr_tracefs::format::printfmt::{Ctx, EventPrinter, Symbols};
-use ftr_tracefs::ring::Missed;
 use ftr_tracefs::{parse_kprobe_spec, ArgType, EventName, ProbeGroup};
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
@@ -184,10 +183,7 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
                 stop.request();
             }
         },
-        &mut |cpu, m| match m {
-            Missed::Count(n) => eprintln!("CPU:{cpu} [LOST {n} EVENTS]"),
-            _ => eprintln!("CPU:{cpu} [LOST EVENTS]"),
-        },
+        &mut super::common::print_missed,
     );
     let flushed = out.flush();
     let overruns = kernel_losses(&session);

@@ -8,7 +8,6 @@ use crate::pipeline::comm::CommCache;
 use crate::pipeline::session::{Event, Session, SessionConfig};
 use crate::pipeline::stop::Stop;
 use anyhow::{bail, Result};
-use ftr_tracefs::ring::Missed;
 use ftr_tracefs::{list_events, select_events, EventName};
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
@@ -162,10 +161,7 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
                 }
             }
         },
-        &mut |cpu, m| match m {
-            Missed::Count(n) => eprintln!("CPU:{cpu} [LOST {n} EVENTS]"),
-            _ => eprintln!("CPU:{cpu} [LOST EVENTS]"),
-        },
+        &mut super::common::print_missed,
     );
     let flushed = out.flush();
     // tp prints its own loss line (below), not report_losses' warning.

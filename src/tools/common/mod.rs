@@ -45,6 +45,41 @@ pub fn start_plan(g: &Global, plan: &ProbePlan, mut cfg: SessionConfig) -> Resul
     Ok((session, res))
 }
 
+/// Says on stderr that events were lost on `cpu` before the next page, in
+/// perf-tools' words, for the tools that print events live.
+pub fn print_missed(cpu: u32, missed: ftr_tracefs::ring::Missed) {
+    match missed {
+        ftr_tracefs::ring::Missed::Count(n) => eprintln!("CPU:{cpu} [LOST {n} EVENTS]"),
+        _ => eprintln!("CPU:{cpu} [LOST EVENTS]"),
+    }
+}
+
+/// Checks the flags of a top-like tool (`INTERVAL [COUNT]`, a row limit
+/// given as `rows_flag`, `-p PID`) before anything touches the kernel.
+pub fn validate_top(
+    interval: f64,
+    count: Option<u64>,
+    rows: usize,
+    rows_flag: &str,
+    pid: Option<i32>,
+) -> Result<interval::IntervalArgs> {
+    let iv = interval::IntervalArgs {
+        interval: Some(interval),
+        count,
+        timestamp: false,
+    };
+    iv.validate()?;
+    if rows == 0 {
+        anyhow::bail!("{rows_flag} needs at least 1 row");
+    }
+    if let Some(p) = pid {
+        if p <= 0 {
+            anyhow::bail!("-p needs a positive process id, not {p}");
+        }
+    }
+    Ok(iv)
+}
+
 /// Events the kernel itself counted as lost (overrun plus dropped, summed
 /// over CPUs): these never reach a page header, so only the instance's
 /// per-CPU stats tell of them.
