@@ -74,9 +74,9 @@ pub fn all() -> Vec<ToolInfo> {
         ),
         tool(
             "profile",
-            false,
+            true,
             "on-CPU stacks and flame graphs",
-            vec![need("samples", vec![alt("perf sampling", vec![M::PerfSampling])])],
+            crate::tools::profile::plan().needs,
         ),
         tool(
             "offcputime",

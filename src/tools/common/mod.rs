@@ -4,7 +4,10 @@
 pub mod block;
 pub mod cache;
 pub mod interval;
+pub mod sampled_stacks;
 pub mod sched;
+pub mod stacks;
+pub mod unwind;
 
 use super::Global;
 use crate::pipeline::plan::{KernelEnv, ProbePlan, Resolution};

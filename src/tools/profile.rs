@@ -1,0 +1,280 @@
+//! `ftr profile`: on-CPU stacks sampled by a timer, counted by stack and
+//! printed like BCC's profile (or folded for FlameGraph, or drawn as an
+//! SVG flame graph), without BPF: perf_event_open cpu-clock sampling with
+//! callchains, and DWARF unwinding for code without frame pointers.
+
+use super::common::sampled_stacks::{CallGraph, StackWalker, DEFAULT_STACK_COPY};
+use super::common::stacks::{write_folded, write_multiline, write_svg, StackCounts, StackParts};
+use super::Global;
+use crate::pipeline::plan::{alt, need, Mechanism, ProbePlan};
+use crate::pipeline::stop::Stop;
+use anyhow::{bail, Context, Result};
+use ftr_pmu::{online_cpus, Record, SampleRate, SampleSource, SampleTarget, SamplerBuilder, Workload};
+use ftr_symbols::Symbolizer;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Child, ExitCode};
+use std::time::Duration;
+
+/// Arguments of `ftr profile`.
+#[derive(Debug, clap::Args)]
+#[command(
+    about = "Sample on-CPU stacks at a fixed rate and count them (bcc profile)",
+    after_help = "EXAMPLES:\n    ftr profile                        # all CPUs, 49 Hz, until Ctrl-C\n    ftr profile -F 99 -d 10            # 99 Hz for 10 seconds\n    ftr profile -p 1234 -U             # one process, user stacks only\n    ftr profile -f -d 5 > out.folded   # folded stacks for flamegraph.pl\n    ftr profile --svg cpu.svg -- ./app # a command, drawn as a flame graph\n    ftr profile --call-graph dwarf -p 1234  # code built without frame pointers"
+)]
+pub struct Args {
+    /// Sample at HZ samples per second per CPU.
+    #[arg(short = 'F', long, value_name = "HZ", default_value_t = 49)]
+    pub frequency: u64,
+    /// Sample only this process (and the threads and children it starts).
+    #[arg(short = 'p', long, value_name = "PID")]
+    pub pid: Option<i32>,
+    /// Sample every CPU (the default without -p or a command).
+    #[arg(short = 'a', long)]
+    pub all_cpus: bool,
+    /// Stop after SECS seconds.
+    #[arg(short = 'd', long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Show kernel stacks only.
+    #[arg(short = 'K', long, conflicts_with = "user_only")]
+    pub kernel_only: bool,
+    /// Show user stacks only.
+    #[arg(short = 'U', long)]
+    pub user_only: bool,
+    /// Print folded stacks (`comm;outer;...;inner count`) for FlameGraph.
+    #[arg(short = 'f', long)]
+    pub folded: bool,
+    /// Write a flame graph SVG to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    /// Walk user stacks with MODE: fp, dwarf or dwarf,SIZE (default: fp, dwarf where fp gives one frame).
+    #[arg(long, value_name = "MODE", value_parser = CallGraph::parse)]
+    pub call_graph: Option<CallGraph>,
+    /// Include the idle task (pid 0).
+    #[arg(short = 'I', long)]
+    pub include_idle: bool,
+    /// The command to run and profile (after `--`).
+    #[arg(trailing_var_arg = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// What profile needs from the kernel.
+pub fn plan() -> ProbePlan {
+    ProbePlan {
+        needs: vec![need(
+            "samples",
+            vec![alt("perf sampling", vec![Mechanism::PerfSampling])],
+        )],
+    }
+}
+
+/// Checked options.
+struct Config {
+    hz: u64,
+    target: Target,
+    duration: Option<Duration>,
+    parts: StackParts,
+    folded: bool,
+    svg: Option<PathBuf>,
+    call_graph: CallGraph,
+    include_idle: bool,
+}
+
+enum Target {
+    Cpus,
+    Process(i32),
+    Command(Vec<String>),
+}
+
+fn configure(args: Args) -> Result<Config> {
+    let targets =
+        usize::from(args.pid.is_some()) + usize::from(args.all_cpus) + usize::from(!args.command.is_empty());
+    if targets > 1 {
+        bail!("-p, -a and a command each choose what to sample; give one");
+    }
+    if args.frequency == 0 {
+        bail!("-F must be at least 1");
+    }
+    let duration = match args.duration {
+        Some(d) if !(d > 0.0 && d.is_finite()) => bail!("-d must be a positive number of seconds"),
+        d => d.map(Duration::from_secs_f64),
+    };
+    let target = match (args.pid, args.command.is_empty()) {
+        (Some(pid), _) => {
+            if pid <= 0 || !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                bail!("no such process: {pid}");
+            }
+            Target::Process(pid)
+        }
+        (None, false) => Target::Command(args.command),
+        (None, true) => Target::Cpus,
+    };
+    Ok(Config {
+        hz: args.frequency,
+        target,
+        duration,
+        parts: match (args.kernel_only, args.user_only) {
+            (true, _) => StackParts::KernelOnly,
+            (_, true) => StackParts::UserOnly,
+            _ => StackParts::Both,
+        },
+        folded: args.folded,
+        svg: args.svg,
+        call_graph: args.call_graph.unwrap_or(CallGraph::Auto(DEFAULT_STACK_COPY)),
+        include_idle: args.include_idle,
+    })
+}
+
+/// Runs profile.
+pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
+    let stop = Stop::install()?;
+    let cfg = configure(args)?;
+    let stop = stop.with_duration(cfg.duration);
+    let workload = match &cfg.target {
+        Target::Command(argv) => Some(Workload::prepare(argv, Stop::unblock_in_child)?),
+        _ => None,
+    };
+    let target = match (&cfg.target, &workload) {
+        (_, Some(w)) => SampleTarget::Task {
+            pid: w.pid(),
+            inherit: true,
+        },
+        (Target::Process(pid), _) => SampleTarget::Process {
+            pid: *pid,
+            inherit: true,
+        },
+        _ => SampleTarget::Cpus(online_cpus().context("listing online CPUs")?),
+    };
+    // A stack copy per sample fills rings fast: give them room.
+    let pages = if cfg.call_graph.stack_copy() > 0 { 256 } else { 64 };
+    let builder = SamplerBuilder::new(target)
+        .source(SampleSource::cpu_clock())
+        .rate(SampleRate::Frequency(cfg.hz))
+        .track_tasks(true)
+        .ring_pages(pages)
+        .enable_on_exec(workload.is_some());
+    let mut sampler = cfg
+        .call_graph
+        .configure(builder)
+        .open()
+        .context("opening cpu-clock sampling")?;
+    for note in sampler.notes() {
+        eprintln!("ftr: {note}");
+    }
+    if !cfg.folded {
+        eprintln!(
+            "Sampling at {} Hertz of {} by {} stack{}... Hit Ctrl-C to end.",
+            cfg.hz,
+            match &cfg.target {
+                Target::Cpus => "all threads".to_owned(),
+                Target::Process(p) => format!("PID {p}"),
+                Target::Command(c) => format!("'{}'", c.join(" ")),
+            },
+            match cfg.parts {
+                StackParts::Both => "user + kernel",
+                StackParts::KernelOnly => "kernel",
+                StackParts::UserOnly => "user",
+            },
+            match cfg.duration {
+                Some(d) => format!(" for {} secs", d.as_secs_f64()),
+                None => String::new(),
+            }
+        );
+    }
+    let mut child = match workload {
+        // The exec enables the events (enable_on_exec), so the command's
+        // own samples start at its first instruction and ftr's are none.
+        Some(w) => Some(w.start()?),
+        None => {
+            sampler.enable()?;
+            None
+        }
+    };
+    let mut symbolizer = Symbolizer::new();
+    let mut walker = StackWalker::new(cfg.call_graph);
+    let mut counts = StackCounts::new();
+    let mut handle = |r: &Record<'_>, _| match r {
+        Record::Sample(s) => {
+            if s.pid == Some(0) && !cfg.include_idle {
+                return;
+            }
+            if let Some(st) = walker.stack(s, &mut symbolizer) {
+                let (pid, tid, kernel, user) = (st.pid, st.tid, st.kernel, st.user);
+                let comm = walker.comm(tid).to_owned();
+                counts.add(pid, &comm, kernel, &user, 1);
+            }
+        }
+        other => walker.observe(other, &mut symbolizer),
+    };
+    let status = loop {
+        let timeout = stop
+            .remaining()
+            .map_or(Duration::from_millis(200), |r| r.min(Duration::from_millis(200)));
+        sampler.wait(Some(timeout), Some(stop.wake_fd()))?;
+        sampler.drain(&mut handle)?;
+        if let Some(c) = child.as_mut() {
+            if let Some(st) = c.try_wait().context("waiting for the command")? {
+                break Some(st);
+            }
+        }
+        if stop.requested() {
+            break None;
+        }
+    };
+    sampler.disable()?;
+    sampler.drain(&mut handle)?;
+    if let (Some(c), None) = (child.as_mut(), status) {
+        end_command(c);
+    }
+    let stats = sampler.stats();
+    drop(sampler);
+    if stats.lost + stats.lost_samples > 0 {
+        eprintln!(
+            "ftr: WARNING: {} samples lost (ring full or PMU dropped them); counts are a lower bound",
+            stats.lost + stats.lost_samples
+        );
+    }
+    if g.verbose > 0 {
+        eprintln!(
+            "ftr: {} samples, {} distinct stacks, {} user stacks unwound with DWARF CFI",
+            counts.total(),
+            counts.len(),
+            walker.dwarf_unwound
+        );
+    }
+    let stacks = counts.symbolize(&mut symbolizer, cfg.parts);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if cfg.folded {
+        write_folded(&mut out, &stacks)?;
+    } else if cfg.svg.is_none() {
+        write_multiline(&mut out, &stacks)?;
+    }
+    out.flush()?;
+    if let Some(path) = &cfg.svg {
+        let f = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let mut w = std::io::BufWriter::new(f);
+        write_svg(&mut w, &stacks, "CPU Flame Graph", "samples")
+            .and_then(|_| w.flush())
+            .with_context(|| format!("writing {}", path.display()))?;
+        if !cfg.folded {
+            eprintln!("ftr: wrote {} ({} samples)", path.display(), counts.total());
+        }
+    }
+    Ok(match status {
+        Some(st) if !st.success() => ExitCode::from(st.code().map_or(1, |c| c.clamp(1, 255) as u8)),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+/// Ends a command still running when sampling stops (-d or Ctrl-C): the
+/// terminal already sent it Ctrl-C; a deadline gets it SIGTERM.
+fn end_command(c: &mut Child) {
+    if let Ok(None) = c.try_wait() {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(c.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+    let _ = c.wait();
+}
