@@ -161,6 +161,15 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     for note in sampler.notes() {
         eprintln!("ftr: {note}");
     }
+    let mut child = match workload {
+        // The exec enables the events (enable_on_exec), so the command's
+        // own samples start at its first instruction and ftr's are none.
+        Some(w) => Some(w.start()?),
+        None => {
+            sampler.enable()?;
+            None
+        }
+    };
     if !cfg.folded {
         eprintln!(
             "Sampling at {} Hertz of {} by {} stack{}... Hit Ctrl-C to end.",
@@ -181,15 +190,6 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
             }
         );
     }
-    let mut child = match workload {
-        // The exec enables the events (enable_on_exec), so the command's
-        // own samples start at its first instruction and ftr's are none.
-        Some(w) => Some(w.start()?),
-        None => {
-            sampler.enable()?;
-            None
-        }
-    };
     let mut symbolizer = Symbolizer::new();
     let mut walker = StackWalker::new(cfg.call_graph);
     let mut counts = StackCounts::new();
