@@ -201,8 +201,13 @@ pub fn write_svg(out: impl Write, stacks: &[NamedStack], title: &str, count_name
     let mut opts = inferno::flamegraph::Options::default();
     opts.title = title.to_owned();
     opts.count_name = count_name.to_owned();
-    inferno::flamegraph::from_lines(&mut opts, lines.iter().map(String::as_str), out)
-        .map_err(io::Error::other)
+    let drawn = inferno::flamegraph::from_lines(&mut opts, lines.iter().map(String::as_str), out);
+    // With no stacks inferno still writes a valid SVG saying so, then
+    // reports an error; an empty profile is a result, not a failure.
+    match drawn {
+        Err(e) if !lines.is_empty() => Err(io::Error::other(e)),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
