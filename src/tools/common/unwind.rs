@@ -166,13 +166,24 @@ impl DwarfUnwinder {
             let (name, deleted) = match &map.backing {
                 MapBacking::File { path, deleted } => (path.clone(), *deleted),
                 MapBacking::Memfd(n) => (PathBuf::from(format!("/memfd:{n}")), true),
-                _ => continue,
+                MapBacking::Vdso => (PathBuf::from("[vdso]"), false),
+                MapBacking::Anonymous(_) => continue,
             };
-            let key = (map.dev, map.inode);
+            // Every process maps the same vDSO image (at its own address):
+            // ours, read once, stands for all. Key (0,0),0 is no file's.
+            let vdso = map.backing == MapBacking::Vdso;
+            let key = if vdso { ((0, 0), 0) } else { (map.dev, map.inode) };
             let sections = self
                 .files
                 .entry(key)
-                .or_insert_with(|| load_sections(pid, map, &name, deleted).map(Arc::new))
+                .or_insert_with(|| {
+                    let loaded = if vdso {
+                        own_vdso().and_then(|d| FileSections::parse(&d).ok())
+                    } else {
+                        load_sections(pid, map, &name, deleted)
+                    };
+                    loaded.map(Arc::new)
+                })
                 .clone();
             let Some(sections) = sections else { continue };
             let Some(bias) = sections.bias(map) else { continue };
@@ -226,6 +237,18 @@ fn start_regs(r: StartRegs) -> Regs {
 #[cfg(target_arch = "aarch64")]
 fn start_regs(r: StartRegs) -> Regs {
     Regs::new(r.lr.unwrap_or(0), r.sp, r.fp)
+}
+
+/// The bytes of this process's vDSO.
+fn own_vdso() -> Option<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let maps = read_maps(std::process::id()).ok()?;
+    let v = maps.iter().find(|m| m.backing == MapBacking::Vdso)?;
+    let mut f = std::fs::File::open("/proc/self/mem").ok()?;
+    f.seek(SeekFrom::Start(v.start)).ok()?;
+    let mut data = vec![0u8; usize::try_from(v.end - v.start).ok()?];
+    f.read_exact(&mut data).ok()?;
+    Some(data)
 }
 
 /// Reads a mapped file's unwind sections through the process's own view
