@@ -4,16 +4,16 @@
 //! callchains, and DWARF unwinding for code without frame pointers.
 
 use super::common::sampled_stacks::{CallGraph, StackWalker, DEFAULT_STACK_COPY};
-use super::common::stacks::{write_folded, write_multiline, write_svg, StackCounts, StackParts};
+use super::common::sampling_loop::{exit_code, sample_until_stopped, StackOutput};
+use super::common::stacks::{StackCounts, StackParts};
 use super::Global;
 use crate::pipeline::plan::{alt, need, Mechanism, ProbePlan};
 use crate::pipeline::stop::Stop;
 use anyhow::{bail, Context, Result};
 use ftr_pmu::{online_cpus, Record, SampleRate, SampleSource, SampleTarget, SamplerBuilder, Workload};
 use ftr_symbols::Symbolizer;
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Child, ExitCode};
+use std::process::ExitCode;
 use std::time::Duration;
 
 /// Arguments of `ftr profile`.
@@ -206,34 +206,8 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
         }
         other => walker.observe(other, &mut symbolizer),
     };
-    let status = loop {
-        let timeout = stop
-            .remaining()
-            .map_or(Duration::from_millis(200), |r| r.min(Duration::from_millis(200)));
-        sampler.wait(Some(timeout), Some(stop.wake_fd()))?;
-        sampler.drain(&mut handle)?;
-        if let Some(c) = child.as_mut() {
-            if let Some(st) = c.try_wait().context("waiting for the command")? {
-                break Some(st);
-            }
-        }
-        if stop.requested() {
-            break None;
-        }
-    };
-    sampler.disable()?;
-    sampler.drain(&mut handle)?;
-    if let (Some(c), None) = (child.as_mut(), status) {
-        end_command(c);
-    }
-    let stats = sampler.stats();
+    let status = sample_until_stopped(&mut sampler, &stop, child.as_mut(), false, &mut handle)?;
     drop(sampler);
-    if stats.lost + stats.lost_samples > 0 {
-        eprintln!(
-            "ftr: WARNING: {} samples lost (ring full or PMU dropped them); counts are a lower bound",
-            stats.lost + stats.lost_samples
-        );
-    }
     if g.verbose > 0 {
         eprintln!(
             "ftr: {} samples, {} distinct stacks, {} user stacks unwound with DWARF CFI",
@@ -243,38 +217,12 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
         );
     }
     let stacks = counts.symbolize(&mut symbolizer, cfg.parts);
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    if cfg.folded {
-        write_folded(&mut out, &stacks)?;
-    } else if cfg.svg.is_none() {
-        write_multiline(&mut out, &stacks)?;
+    StackOutput {
+        folded: cfg.folded,
+        svg: cfg.svg,
+        title: "CPU Flame Graph",
+        count_name: "samples",
     }
-    out.flush()?;
-    if let Some(path) = &cfg.svg {
-        let f = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        let mut w = std::io::BufWriter::new(f);
-        write_svg(&mut w, &stacks, "CPU Flame Graph", "samples")
-            .and_then(|_| w.flush())
-            .with_context(|| format!("writing {}", path.display()))?;
-        if !cfg.folded {
-            eprintln!("ftr: wrote {} ({} samples)", path.display(), counts.total());
-        }
-    }
-    Ok(match status {
-        Some(st) if !st.success() => ExitCode::from(st.code().map_or(1, |c| c.clamp(1, 255) as u8)),
-        _ => ExitCode::SUCCESS,
-    })
-}
-
-/// Ends a command still running when sampling stops (-d or Ctrl-C): the
-/// terminal already sent it Ctrl-C; a deadline gets it SIGTERM.
-fn end_command(c: &mut Child) {
-    if let Ok(None) = c.try_wait() {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(c.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-    }
-    let _ = c.wait();
+    .write(&stacks)?;
+    Ok(exit_code(status))
 }

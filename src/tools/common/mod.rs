@@ -5,6 +5,7 @@ pub mod block;
 pub mod cache;
 pub mod interval;
 pub mod sampled_stacks;
+pub mod sampling_loop;
 pub mod sched;
 pub mod stacks;
 pub mod unwind;
