@@ -17,6 +17,7 @@ mod suite {
     pub mod instance;
     pub mod kept;
     pub mod list;
+    pub mod offcputime;
     pub mod profile;
     pub mod record_tracer;
     pub mod release;

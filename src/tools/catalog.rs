@@ -80,15 +80,9 @@ pub fn all() -> Vec<ToolInfo> {
         ),
         tool(
             "offcputime",
-            false,
+            true,
             "off-CPU time by stack",
-            vec![need(
-                "switches",
-                vec![alt(
-                    "sched_switch + perf callchains",
-                    vec![M::Tracepoint("sched:sched_switch"), M::PerfSampling],
-                )],
-            )],
+            crate::tools::offcputime::plan().needs,
         ),
         tool(
             "memleak",

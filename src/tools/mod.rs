@@ -13,6 +13,7 @@ pub mod cpudist;
 pub mod doctor;
 pub mod kept;
 pub mod list;
+pub mod offcputime;
 pub mod profile;
 pub mod record;
 mod record_date;
@@ -87,6 +88,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bitesize(a) => bitesize::run(&g, a),
         Command::Cachestat(a) => cachestat::run(&g, a),
         Command::Cachetop(a) => cachetop::run(&g, a),
+        Command::Offcputime(a) => offcputime::run(&g, a),
         Command::Profile(a) => profile::run(&g, a),
         Command::Stat(a) => stat::run(&g, a),
         Command::Record(a) => record::run(&g, a),

@@ -129,7 +129,6 @@ fn configure(args: Args) -> Result<Config> {
 pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     let stop = Stop::install()?;
     let cfg = configure(args)?;
-    let stop = stop.with_duration(cfg.duration);
     let workload = match &cfg.target {
         Target::Command(argv) => Some(Workload::prepare(argv, Stop::unblock_in_child)?),
         _ => None,
@@ -170,6 +169,8 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
             None
         }
     };
+    // -d counts from here, once sampling runs.
+    let stop = stop.with_duration(cfg.duration);
     if !cfg.folded {
         eprintln!(
             "Sampling at {} Hertz of {} by {} stack{}... Hit Ctrl-C to end.",

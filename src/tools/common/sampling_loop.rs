@@ -59,6 +59,13 @@ pub fn sample_until_stopped(
             stats.lost + stats.lost_samples
         );
     }
+    if stats.throttles > 0 {
+        eprintln!(
+            "ftr: WARNING: the kernel throttled sampling {} times (kernel.perf_event_max_sample_rate, \
+             kernel.perf_cpu_time_max_percent); samples are missing",
+            stats.throttles
+        );
+    }
     Ok(status)
 }
 
