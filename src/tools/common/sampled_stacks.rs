@@ -132,12 +132,12 @@ impl StackWalker {
         let chain = s.callchain.as_ref();
         let kernel = chain.map_or(&[][..], |c| &c.kernel[..]);
         let mut user = chain.map_or_else(Vec::new, |c| c.user.clone());
+        // The unwinder reads a process's mappings at its first unwind, in
+        // this same callback, so while it lives; the symbolizer's are read
+        // here, as symbolization waits until sampling ends.
         if pid != 0 && self.seen.insert(pid) {
             if let Some(&ip) = user.first() {
                 let _ = symbolizer.locate(pid, ip);
-            }
-            if self.mode != CallGraph::Fp {
-                self.unwinder.learn_process(pid);
             }
         }
         let unwind = match self.mode {

@@ -262,7 +262,8 @@ fn load_sections(pid: u32, map: &MapEntry, path: &std::path::Path, deleted: bool
         [rooted, by_range, path.to_owned()]
     };
     tries.iter().find_map(|p| {
-        let data = std::fs::read(p).ok()?;
+        // Mapped, not read: only the unwind sections are copied out.
+        let data = crate::mmap::map_or_read(p).ok()?;
         FileSections::parse(&data).ok()
     })
 }
