@@ -336,3 +336,38 @@ fn bad_input_fails_in_one_line_and_leaves_nothing() {
     assert_fails_cleanly(&root, &["profile", "-K", "-U"], 2);
     assert_fails_cleanly(&root, &["profile", "--", "/nonexistent/prog"], 1);
 }
+
+#[test]
+fn ctrl_c_ends_sampling_and_prints() {
+    if !may_sample() {
+        return;
+    }
+    let prog = with_frame_pointers();
+    let mut spinner = Command::new(&prog)
+        .args(["spin", "4"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = spinner.id().to_string();
+    let child = ftr()
+        .args(["profile", "-F", "999", "-f", "-U", "-p", &pid])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let _ = spinner.kill();
+    let _ = spinner.wait();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.lines().any(|l| l.contains("main;outer;middle;hot ")),
+        "{text}"
+    );
+}
