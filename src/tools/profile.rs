@@ -227,3 +227,38 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     .write(&stacks)?;
     Ok(exit_code(status))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Args {
+        let mut argv = vec!["ftr", "profile"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Profile(a) => a,
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn flags_read_like_bcc_and_perf() {
+        let a = parse(&["-F", "99", "-p", "1", "-U", "-f", "--call-graph", "dwarf,4096"]);
+        assert_eq!(
+            (a.frequency, a.pid, a.user_only, a.folded),
+            (99, Some(1), true, true)
+        );
+        assert_eq!(a.call_graph, Some(CallGraph::Dwarf(4096)));
+        let a = parse(&["--", "ls", "-l"]);
+        assert_eq!(a.command, vec!["ls", "-l"]);
+        assert_eq!(a.frequency, 49);
+        let cfg = configure(parse(&["-d", "2"])).unwrap();
+        assert_eq!(cfg.duration, Some(Duration::from_secs(2)));
+        assert_eq!(cfg.call_graph, CallGraph::Auto(DEFAULT_STACK_COPY));
+        assert!(matches!(cfg.target, Target::Cpus));
+        assert!(configure(parse(&["-a", "--", "ls"])).is_err());
+        assert!(Cli::try_parse_from(["ftr", "profile", "-K", "-U"]).is_err());
+    }
+}
