@@ -371,3 +371,39 @@ fn ctrl_c_ends_sampling_and_prints() {
         "{text}"
     );
 }
+
+#[test]
+fn a_command_that_exits_before_the_first_drain_still_symbolizes() {
+    if !may_sample() {
+        return;
+    }
+    // 50 ms of work ends before ftr first reads the rings (it waits for a
+    // half-full ring or 200 ms): its maps come from MMAP2 records, not
+    // /proc, which is empty by then.
+    for (prog, mode) in [(with_frame_pointers(), "fp"), (without_frame_pointers(), "dwarf")] {
+        let out = profile(&[
+            "-F",
+            "999",
+            "-U",
+            "-f",
+            "--call-graph",
+            mode,
+            "--",
+            prog.to_str().unwrap(),
+            "spin",
+            "0.05",
+        ]);
+        let text = String::from_utf8(out.stdout).unwrap();
+        let lines = parse_folded(&text);
+        let total: u64 = lines.iter().map(|(_, c)| c).sum();
+        let hot: u64 = lines
+            .iter()
+            .filter(|(f, _)| f.ends_with(&HOT_CHAIN.iter().map(|s| s.to_string()).collect::<Vec<_>>()))
+            .map(|(_, c)| c)
+            .sum();
+        assert!(
+            total >= 20 && hot * 100 >= total * 90,
+            "{mode}: {hot} of {total}:\n{text}"
+        );
+    }
+}

@@ -113,6 +113,8 @@ struct ProcessUnwinder {
     unwinder: Native<Bytes, framehop::MayAllocateDuringUnwind>,
     added: Vec<u64>,
     read_at: Instant,
+    /// /proc/PID/maps was read (else only MMAP2 records are known).
+    maps_read: bool,
 }
 
 /// Unwinds user stacks of any number of processes.
@@ -138,18 +140,23 @@ impl DwarfUnwinder {
         }
     }
 
-    /// Reads `pid`'s executable mappings now, while it lives, if not done
-    /// already. Later calls to [`DwarfUnwinder::unwind`] for it then work
-    /// after it exits.
+    /// Reads `pid`'s executable mappings from /proc now, while it lives,
+    /// if not done already. Later calls to [`DwarfUnwinder::unwind`] for
+    /// it then work after it exits.
     pub fn learn_process(&mut self, pid: u32) {
-        if let std::collections::hash_map::Entry::Vacant(v) = self.processes.entry(pid) {
-            v.insert(ProcessUnwinder {
-                unwinder: Native::new(),
-                added: Vec::new(),
-                read_at: Instant::now(),
-            });
+        let p = self.process(pid);
+        if !p.maps_read {
+            p.maps_read = true;
+            p.read_at = Instant::now();
             self.add_mappings(pid);
         }
+    }
+
+    /// Adds one mapping of `pid` learned elsewhere (a perf MMAP2 record),
+    /// which works even after the process exited.
+    pub fn add_mapping(&mut self, pid: u32, map: &MapEntry) {
+        self.process(pid);
+        self.add_map(pid, map);
     }
 
     /// Forgets a process (after exit or exec).
@@ -157,41 +164,54 @@ impl DwarfUnwinder {
         self.processes.remove(&pid);
     }
 
+    fn process(&mut self, pid: u32) -> &mut ProcessUnwinder {
+        self.processes.entry(pid).or_insert_with(|| ProcessUnwinder {
+            unwinder: Native::new(),
+            added: Vec::new(),
+            read_at: Instant::now(),
+            maps_read: false,
+        })
+    }
+
     fn add_mappings(&mut self, pid: u32) {
         let Ok(maps) = read_maps(pid) else { return };
-        for map in maps.iter().filter(|m| m.is_executable()) {
-            if self.processes[&pid].added.contains(&map.start) {
-                continue;
-            }
-            let (name, deleted) = match &map.backing {
-                MapBacking::File { path, deleted } => (path.clone(), *deleted),
-                MapBacking::Memfd(n) => (PathBuf::from(format!("/memfd:{n}")), true),
-                MapBacking::Vdso => (PathBuf::from("[vdso]"), false),
-                MapBacking::Anonymous(_) => continue,
-            };
-            // Every process maps the same vDSO image (at its own address):
-            // ours, read once, stands for all. Key (0,0),0 is no file's.
-            let vdso = map.backing == MapBacking::Vdso;
-            let key = if vdso { ((0, 0), 0) } else { (map.dev, map.inode) };
-            let sections = self
-                .files
-                .entry(key)
-                .or_insert_with(|| {
-                    let loaded = if vdso {
-                        own_vdso().and_then(|d| FileSections::parse(&d).ok())
-                    } else {
-                        load_sections(pid, map, &name, deleted)
-                    };
-                    loaded.map(Arc::new)
-                })
-                .clone();
-            let Some(sections) = sections else { continue };
-            let Some(bias) = sections.bias(map) else { continue };
-            let module = sections.module(name.to_string_lossy().into_owned(), map, bias);
-            let p = self.processes.get_mut(&pid).expect("inserted by learn_process");
-            p.unwinder.add_module(module);
-            p.added.push(map.start);
+        for map in &maps {
+            self.add_map(pid, map);
         }
+    }
+
+    fn add_map(&mut self, pid: u32, map: &MapEntry) {
+        if !map.is_executable() || self.processes[&pid].added.contains(&map.start) {
+            return;
+        }
+        let (name, deleted) = match &map.backing {
+            MapBacking::File { path, deleted } => (path.clone(), *deleted),
+            MapBacking::Memfd(n) => (PathBuf::from(format!("/memfd:{n}")), true),
+            MapBacking::Vdso => (PathBuf::from("[vdso]"), false),
+            MapBacking::Anonymous(_) => return,
+        };
+        // Every process maps the same vDSO image (at its own address):
+        // ours, read once, stands for all. Key (0,0),0 is no file's.
+        let vdso = map.backing == MapBacking::Vdso;
+        let key = if vdso { ((0, 0), 0) } else { (map.dev, map.inode) };
+        let sections = self
+            .files
+            .entry(key)
+            .or_insert_with(|| {
+                let loaded = if vdso {
+                    own_vdso().and_then(|d| FileSections::parse(&d).ok())
+                } else {
+                    load_sections(pid, map, &name, deleted)
+                };
+                loaded.map(Arc::new)
+            })
+            .clone();
+        let Some(sections) = sections else { return };
+        let Some(bias) = sections.bias(map) else { return };
+        let module = sections.module(name.to_string_lossy().into_owned(), map, bias);
+        let p = self.processes.get_mut(&pid).expect("created by process()");
+        p.unwinder.add_module(module);
+        p.added.push(map.start);
     }
 
     /// The call chain of one sample, innermost first: `regs.ip`, then
