@@ -53,6 +53,10 @@ pub enum Command {
     Cachestat(crate::tools::cachestat::Args),
     /// Page cache hits and misses by process, refreshed like top (bcc cachetop).
     Cachetop(crate::tools::cachetop::Args),
+    /// Summarize off-CPU time by stack (bcc offcputime).
+    Offcputime(crate::tools::offcputime::Args),
+    /// Sample on-CPU stacks and count them; folded output, flame graphs (bcc profile).
+    Profile(crate::tools::profile::Args),
     /// Count hardware, software and tracepoint events (perf stat).
     Stat(crate::tools::stat::Args),
     /// Record events into a trace.dat (trace-cmd record).

@@ -19,6 +19,8 @@ mod suite {
     pub mod instance;
     pub mod kept;
     pub mod list;
+    pub mod offcputime;
+    pub mod profile;
     pub mod record_tracer;
     pub mod release;
     pub mod sampling;

@@ -74,21 +74,15 @@ pub fn all() -> Vec<ToolInfo> {
         ),
         tool(
             "profile",
-            false,
+            true,
             "on-CPU stacks and flame graphs",
-            vec![need("samples", vec![alt("perf sampling", vec![M::PerfSampling])])],
+            crate::tools::profile::plan().needs,
         ),
         tool(
             "offcputime",
-            false,
+            true,
             "off-CPU time by stack",
-            vec![need(
-                "switches",
-                vec![alt(
-                    "sched_switch + perf callchains",
-                    vec![M::Tracepoint("sched:sched_switch"), M::PerfSampling],
-                )],
-            )],
+            crate::tools::offcputime::plan().needs,
         ),
         tool(
             "memleak",

@@ -16,6 +16,8 @@ pub mod funcgraph;
 pub mod kept;
 pub mod kprobe;
 pub mod list;
+pub mod offcputime;
+pub mod profile;
 pub mod record;
 mod record_date;
 pub mod report;
@@ -90,6 +92,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bitesize(a) => bitesize::run(&g, a),
         Command::Cachestat(a) => cachestat::run(&g, a),
         Command::Cachetop(a) => cachetop::run(&g, a),
+        Command::Offcputime(a) => offcputime::run(&g, a),
+        Command::Profile(a) => profile::run(&g, a),
         Command::Stat(a) => stat::run(&g, a),
         Command::Record(a) => record::run(&g, a),
         Command::Report(a) => report::run(&g, a),

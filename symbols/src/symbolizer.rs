@@ -209,6 +209,22 @@ impl Symbolizer {
         }))
     }
 
+    /// Adds a mapping of `pid` learned elsewhere (a perf MMAP2 record),
+    /// replacing the ones it overlaps, so that addresses of a process
+    /// that has already exited still resolve. An address outside every
+    /// known mapping still re-reads /proc/PID/maps while the process lives.
+    pub fn add_mapping(&mut self, pid: u32, map: MapEntry) {
+        let now = Instant::now();
+        let p = self.processes.entry(pid).or_insert_with(|| ProcessMaps {
+            maps: Vec::new(),
+            // Only part of the maps is known: let the first miss re-read.
+            read_at: now.checked_sub(MAPS_REREAD_INTERVAL).unwrap_or(now),
+        });
+        p.maps.retain(|m| m.end <= map.start || m.start >= map.end);
+        let at = p.maps.partition_point(|m| m.start < map.start);
+        p.maps.insert(at, map);
+    }
+
     /// Forgets a process's maps and perf map (after it exits or execs).
     pub fn forget_process(&mut self, pid: u32) {
         self.processes.remove(&pid);
@@ -407,6 +423,29 @@ mod tests {
         let frames = s.user_frames(std::process::id(), v.start + off);
         assert_eq!(frames[0].function.as_deref(), Some(sym.name.as_str()));
         assert_eq!(frames[0].module.as_deref(), Some("[vdso]"));
+    }
+
+    #[test]
+    fn added_mappings_resolve_without_proc() {
+        let mut s = Symbolizer::new();
+        let me = std::process::id();
+        let maps = read_maps(me).unwrap();
+        let addr = marker_function() + 1;
+        let map = find_mapping(&maps, addr).unwrap().clone();
+        // A pid that does not exist: only the added mapping can resolve it.
+        let gone = u32::MAX - 7;
+        s.add_mapping(gone, map.clone());
+        s.add_mapping(gone, map);
+        assert_eq!(
+            s.processes[&gone].maps.len(),
+            1,
+            "an overlapping mapping replaces the old one"
+        );
+        let frames = s.user_frames(gone, addr);
+        assert!(
+            frames.last().unwrap().name().contains("marker_function"),
+            "{frames:?}"
+        );
     }
 
     #[test]

@@ -6,7 +6,11 @@ pub mod cache;
 pub mod interval;
 pub mod kprobes;
 pub mod ksyms;
+pub mod sampled_stacks;
+pub mod sampling_loop;
 pub mod sched;
+pub mod stacks;
+pub mod unwind;
 
 use super::Global;
 use crate::pipeline::plan::{KernelEnv, ProbePlan, Resolution};
