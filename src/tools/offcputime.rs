@@ -98,6 +98,8 @@ struct ThreadFilter {
 /// A switched-out task waiting to come back.
 struct Blocked {
     at: u64,
+    /// When sched_wakeup made it runnable again.
+    woken: Option<u64>,
     pid: u32,
     comm: String,
     kernel: Vec<u64>,
@@ -147,11 +149,22 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
         )
     })?;
     let schema = Schema::parse("sched", &format).context("parsing sched:sched_switch's format")?;
-    let mut events = SchedEvents::from_schemas([&schema])?;
+    // Wakeups end a block whose switch-in the kernel did not record (this
+    // 6.18 writes no sched_switch when an idle CPU 1 picks a task up).
+    let wake_path = tracing.path("events/sched/sched_wakeup/format");
+    let wake_schema = std::fs::read_to_string(&wake_path)
+        .ok()
+        .and_then(|f| Schema::parse("sched", &f).ok());
+    let mut events = SchedEvents::from_schemas(std::iter::once(&schema).chain(wake_schema.as_ref()))?;
     let source = SampleSource::tracepoint(tracing.root(), "sched", "sched_switch")?;
     let call_graph = args.call_graph.unwrap_or(CallGraph::Fp);
-    let builder = SamplerBuilder::new(SampleTarget::Cpus(online_cpus().context("listing online CPUs")?))
-        .source(source)
+    let builder =
+        SamplerBuilder::new(SampleTarget::Cpus(online_cpus().context("listing online CPUs")?)).source(source);
+    let builder = match &wake_schema {
+        Some(_) => builder.source(SampleSource::tracepoint(tracing.root(), "sched", "sched_wakeup")?),
+        None => builder,
+    };
+    let builder = builder
         .rate(SampleRate::Period(1))
         .raw(true)
         .track_tasks(true)
@@ -215,7 +228,8 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
             && (!filter.user_only || !is_kernel_thread(tid, &mut kthreads))
             && (!filter.kernel_only || is_kernel_thread(tid, &mut kthreads))
     };
-    let handle = |r: &Record<'_>, _| {
+    let mut unseen_switch_ins = 0u64;
+    let handle = |r: &Record<'_>, origin: ftr_pmu::Origin| {
         let Record::Sample(s) = r else {
             walker.observe(r, &mut symbolizer);
             return;
@@ -223,31 +237,54 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
         let (Some(raw), Some(time)) = (s.raw, s.time) else {
             return;
         };
+        let is_wakeup = origin.event == Some(1);
         let ev = Event {
             cpu: s.cpu.unwrap_or(0),
             ts: time,
-            schema: &schema,
+            schema: match (&wake_schema, is_wakeup) {
+                (Some(w), true) => w,
+                _ => &schema,
+            },
             data: raw,
             endian: Endian::host(),
             pid: s.tid.unwrap_or(0) as i32,
             fields: &[],
         };
-        let Some(Sched::Switch {
-            prev_pid,
-            prev_comm,
-            next_pid,
-            ..
-        }) = events.decode(&ev)
-        else {
-            return;
+        let (prev_pid, prev_comm, next_pid) = match events.decode(&ev) {
+            Some(Sched::Switch {
+                prev_pid,
+                prev_comm,
+                next_pid,
+                ..
+            }) => (prev_pid, prev_comm, next_pid),
+            Some(Sched::Wakeup { pid, .. }) => {
+                if let Some(b) = blocked.get_mut(&(pid as u32)) {
+                    b.woken.get_or_insert(time);
+                }
+                return;
+            }
+            _ => return,
         };
-        if let Some(b) = blocked.remove(&(next_pid as u32)) {
-            let off = time.saturating_sub(b.at);
+        let mut end_block = |b: Blocked, end: u64| {
+            let off = end.saturating_sub(b.at);
             if (min_ns..=max_ns).contains(&off) {
                 counts.add(b.pid, &b.comm, &b.kernel, &b.user, off / 1000);
             }
+        };
+        if let Some(b) = blocked.remove(&(next_pid as u32)) {
+            end_block(b, time);
         }
         let prev = prev_pid as u32;
+        // Switched out again without a recorded switch-in (this 6.18 VM
+        // records nothing that happens in CPU 1's idle task: neither the
+        // switch from idle nor a wakeup from its interrupts): the block
+        // ended at its wakeup if one was seen (without the run-queue
+        // wait), else before this switch-out (with the short run since).
+        if let Some(b) = blocked.remove(&prev) {
+            unseen_switch_ins += 1;
+            let end = b.woken.unwrap_or(time);
+            end_block(b, end);
+        }
         let tgid = s.pid.unwrap_or(prev);
         if allowed(tgid, prev) {
             if let Some(st) = walker.stack(s, &mut symbolizer) {
@@ -255,6 +292,7 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
                     prev,
                     Blocked {
                         at: time,
+                        woken: None,
                         pid: tgid,
                         comm: prev_comm.to_string(),
                         kernel: st.kernel.to_vec(),
@@ -265,6 +303,11 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
         }
     };
     let status = sample_until_stopped(&mut sampler, &stop, None, true, handle)?;
+    if unseen_switch_ins > 0 {
+        eprintln!(
+            "ftr: {unseen_switch_ins} switch-ins were not recorded by this kernel (an idle CPU picking a task up); those blocks end at their wakeup, or failing that at the task's next switch-out"
+        );
+    }
     let switches = sampler.stats().samples;
     drop(sampler);
     if g.verbose > 0 {
