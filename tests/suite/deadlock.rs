@@ -151,7 +151,8 @@ fn tracing_ftr(args: &[String]) -> (std::process::Child, BufReader<std::process:
         }
         line.clear();
     }
-    panic!("ftr deadlock did not start: {line}");
+    let status = f.wait();
+    panic!("ftr deadlock did not start: {status:?}");
 }
 
 fn finish(f: std::process::Child, mut err: BufReader<std::process::ChildStderr>) -> Output {
