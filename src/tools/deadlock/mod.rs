@@ -228,7 +228,7 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     let samples = lock_probes.samples();
     lock_probes.close()?;
     if let Some(path) = &args.dump_graph {
-        let json = report::graph_json(&state.graph);
+        let json = report::graph_json(&state.graph, &state.describer);
         std::fs::write(path, serde_json::to_string_pretty(&json)? + "\n")
             .with_context(|| format!("writing {}", path.display()))?;
     }

@@ -22,8 +22,9 @@ use std::time::Duration;
 const STACK_TOP_BYTES: u32 = 64;
 /// Deepest user chain kept per acquisition.
 const MAX_FRAMES: u16 = 64;
-/// Ring pages per CPU: 1 MiB, room for bursts of lock calls between drains.
-const RING_PAGES: usize = 256;
+/// Ring pages per CPU: 4 MiB, room for about 12k samples (regs, stack
+/// top, callchain: ~330 bytes each) between drains.
+const RING_PAGES: usize = 1024;
 
 /// What a probe's samples mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -155,7 +155,7 @@ pub fn print_cycle(
 
 /// The graph in BCC's `--dump-graph` layout (networkx node-link data),
 /// stacks as address lists instead of BCC's stack-table ids.
-pub fn graph_json(graph: &LockGraph) -> Value {
+pub fn graph_json(graph: &LockGraph, describer: &Describer) -> Value {
     let mut index: HashMap<u64, usize> = HashMap::new();
     let mut nodes = Vec::new();
     let mut links = Vec::new();
@@ -172,6 +172,7 @@ pub fn graph_json(graph: &LockGraph) -> Value {
             "source": s,
             "target": t,
             "thread_pid": e.tid,
+            "thread_comm": describer.comm(e.tid),
             "first_mutex_stack": hex(graph.stack(e.held_stack)),
             "second_mutex_stack": hex(graph.stack(e.acquired_stack)),
         }));
@@ -213,7 +214,8 @@ mod tests {
             text.contains("Could not find stack trace where Thread 12 was created"),
             "{text}"
         );
-        let j = graph_json(&g);
+        let j = graph_json(&g, &d);
+        assert_eq!(j["links"][0]["thread_comm"], "worker");
         assert_eq!(j["links"].as_array().unwrap().len(), 2);
     }
 }
