@@ -247,3 +247,37 @@ fn bad_pids_missing_functions_and_a_static_program_fail_in_one_line() {
     p.kill().unwrap();
     p.wait().unwrap();
 }
+
+#[test]
+fn after_a_sigkill_the_next_ftr_removes_the_uprobes() {
+    let Some(t) = live_tracing() else { return };
+    let mut prog = waiting_program("ordered");
+    let (mut f, _err) = tracing_ftr(&["-p".to_owned(), prog.id().to_string()]);
+    let pid = f.id();
+    assert!(
+        !leftovers_of(t.root(), pid).is_empty(),
+        "probes defined while tracing"
+    );
+    f.kill().unwrap();
+    f.wait().unwrap();
+    assert!(
+        !leftovers_of(t.root(), pid).is_empty(),
+        "a SIGKILLed ftr cannot clean up itself"
+    );
+    // Any ftr that changes tracing state reclaims groups of dead pids.
+    let out = ftr()
+        .args(["deadlock", "--"])
+        .arg(lock_order())
+        .arg("ordered")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(leftovers_of(t.root(), pid), Vec::<String>::new());
+    prog.kill().unwrap();
+    prog.wait().unwrap();
+}
