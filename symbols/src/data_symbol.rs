@@ -36,20 +36,46 @@ pub fn data_symbol(pid: u32, addr: u64) -> Option<DataSymbol> {
         (MapBacking::Anonymous(name), Some(MapBacking::File { path, .. })) if name.is_empty() => path,
         _ => return None,
     };
+    in_file(&maps, pid, path, addr)
+}
+
+/// Like [`data_symbol`], from mappings known otherwise (perf MMAP2
+/// records of executable mappings, after the process is gone): every file
+/// in `maps` is tried, its bias taken from its lowest-offset mapping.
+/// Files are read through /proc/PID/root while the process lives, else by
+/// their path.
+pub fn data_symbol_in(maps: &[MapEntry], pid: u32, addr: u64) -> Option<DataSymbol> {
+    let mut tried: Vec<&Path> = Vec::new();
+    for m in maps {
+        let MapBacking::File { path, .. } = &m.backing else {
+            continue;
+        };
+        if tried.contains(&path.as_path()) {
+            continue;
+        }
+        tried.push(path);
+        if let Some(hit) = in_file(maps, pid, path, addr) {
+            return Some(hit);
+        }
+    }
+    None
+}
+
+fn in_file(maps: &[MapEntry], pid: u32, path: &Path, addr: u64) -> Option<DataSymbol> {
     let first = maps
         .iter()
         .filter(|x| matches!(&x.backing, MapBacking::File { path: p, .. } if p == path))
         .min_by_key(|x| x.offset)?;
-    let opened = Path::new("/proc")
+    let rooted = Path::new("/proc")
         .join(pid.to_string())
         .join("root")
         .join(path.strip_prefix("/").unwrap_or(path));
-    let data = std::fs::read(&opened).ok()?;
+    let data = std::fs::read(&rooted).or_else(|_| std::fs::read(path)).ok()?;
     let (name, offset) = lookup(&data, first, addr)?;
     Some(DataSymbol {
         name,
         offset,
-        path: path.clone(),
+        path: path.to_owned(),
     })
 }
 
@@ -58,14 +84,26 @@ pub fn data_symbol(pid: u32, addr: u64) -> Option<DataSymbol> {
 fn lookup(data: &[u8], first: &MapEntry, addr: u64) -> Option<(String, u64)> {
     let file = object::File::parse(data).ok()?;
     // The segment holding the first mapping's file offset gives the bias.
-    let seg = file.segments().find(|s| {
-        let (off, size) = s.file_range();
-        off <= first.offset && first.offset < off + size.max(1)
-    })?;
+    // Mappings start at the page holding the segment's first byte, which
+    // the previous segment may share: the last segment starting at or
+    // before that page is the one mapped.
+    let seg = file
+        .segments()
+        .filter(|s| {
+            let (off, size) = s.file_range();
+            off & !0xfff <= first.offset && first.offset < off + size.max(1)
+        })
+        .last()?;
     let (seg_off, _) = seg.file_range();
-    let start_vaddr = seg.address() + (first.offset - seg_off);
+    let start_vaddr = seg.address().wrapping_add(first.offset).wrapping_sub(seg_off);
     let bias = first.start.wrapping_sub(start_vaddr);
     let vaddr = addr.wrapping_sub(bias);
+    if !file
+        .segments()
+        .any(|s| s.address() <= vaddr && vaddr < s.address() + s.size())
+    {
+        return None;
+    }
     file.symbols()
         .chain(file.dynamic_symbols())
         .filter(|s| matches!(s.kind(), SymbolKind::Data | SymbolKind::Tls) && s.is_definition())
@@ -86,6 +124,12 @@ mod tests {
         let hit = data_symbol(std::process::id(), addr + 2).expect("the static is in .data");
         assert!(hit.name.contains("NAMED_GLOBAL"), "{hit:?}");
         assert_eq!(hit.offset, 2);
+        // From the executable mapping alone, as perf MMAP2 records give it.
+        let maps = read_maps(std::process::id()).unwrap();
+        let text: Vec<MapEntry> = maps.into_iter().filter(|m| m.is_executable()).collect();
+        let hit =
+            data_symbol_in(&text, std::process::id(), addr).expect("found through the text mapping's bias");
+        assert!(hit.name.contains("NAMED_GLOBAL"), "{hit:?}");
         let on_stack = 5u64;
         assert_eq!(
             data_symbol(std::process::id(), &on_stack as *const _ as u64),

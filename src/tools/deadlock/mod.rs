@@ -193,6 +193,7 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     };
     eprintln!("Tracing... Hit Ctrl-C to end.");
     let mut state = State {
+        launched: child.is_some(),
         graph: LockGraph::new(),
         describer: Describer::new(),
         edges_checked: 0,
@@ -272,6 +273,9 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
 
 /// The graph and what has been learnt to describe it.
 struct State {
+    /// The command was launched here: its MMAP2 records cover every
+    /// mapping from its exec, so they can stand in for its maps.
+    launched: bool,
     graph: LockGraph,
     describer: Describer,
     edges_checked: usize,
@@ -329,6 +333,12 @@ impl State {
                         stack,
                     },
                 );
+                return;
+            }
+            LockEvent::Mapped { pid, map } => {
+                if self.launched {
+                    self.describer.add_mapping(pid, map);
+                }
                 return;
             }
             LockEvent::Exit { tid } => {

@@ -15,6 +15,8 @@ pub struct Describer {
     stacks: HashMap<StackId, Vec<String>>,
     mutexes: HashMap<u64, String>,
     comms: HashMap<u32, String>,
+    /// Executable mappings from MMAP2 records, per process.
+    mapped: HashMap<u32, Vec<ftr_symbols::MapEntry>>,
 }
 
 impl Describer {
@@ -25,6 +27,7 @@ impl Describer {
             stacks: HashMap::new(),
             mutexes: HashMap::new(),
             comms: HashMap::new(),
+            mapped: HashMap::new(),
         }
     }
 
@@ -38,15 +41,27 @@ impl Describer {
         self.stacks.insert(id, lines);
     }
 
+    /// Adds an executable mapping of `pid` (see
+    /// [`Symbolizer::add_mapping`]).
+    pub fn add_mapping(&mut self, pid: u32, map: ftr_symbols::MapEntry) {
+        self.mapped.entry(pid).or_default().push(map.clone());
+        self.symbolizer.add_mapping(pid, map);
+    }
+
     /// Names the global or static variable at `mutex`, once.
     pub fn describe_mutex(&mut self, pid: u32, mutex: u64) {
-        self.mutexes
-            .entry(mutex)
-            .or_insert_with(|| match ftr_symbols::data_symbol(pid, mutex) {
-                Some(s) if s.offset == 0 => s.name,
-                Some(s) => format!("{}+{:#x}", s.name, s.offset),
-                None => String::new(),
-            });
+        if self.mutexes.contains_key(&mutex) {
+            return;
+        }
+        let known = self.mapped.get(&pid);
+        let hit = ftr_symbols::data_symbol(pid, mutex)
+            .or_else(|| known.and_then(|maps| ftr_symbols::data_symbol_in(maps, pid, mutex)));
+        let name = match hit {
+            Some(s) if s.offset == 0 => s.name,
+            Some(s) => format!("{}+{:#x}", s.name, s.offset),
+            None => String::new(),
+        };
+        self.mutexes.insert(mutex, name);
     }
 
     /// Remembers thread `tid`'s name: `comm` when given, else what /proc
