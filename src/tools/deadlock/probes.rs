@@ -500,9 +500,12 @@ fn decode(
             let child = f.child_pid.i64(raw, Endian::host())? as u32;
             let comm = f.parent_comm.str(raw, Endian::host())?.into_owned();
             let child_comm = f.child_comm.str(raw, Endian::host())?.into_owned();
-            let mut user = s.callchain.as_ref().map(|c| c.user.clone()).unwrap_or_default();
-            // Past clone's frame the frame-pointer walk often loops on one
-            // bogus frame (libc's clone has no frame record): keep one.
+            // glibc's clone3 makes the syscall without touching the stack,
+            // so the word at sp is its return address into pthread_create,
+            // as at a function's entry. Past it the frame-pointer walk
+            // often loops on one bogus frame (libc keeps no frame records):
+            // keep one.
+            let mut user = entry_stack(s);
             user.dedup();
             Some(LockEvent::Created {
                 pid,
