@@ -83,6 +83,8 @@ pub enum Command {
     Funccount(crate::tools::funccount::Args),
     /// Show kernel call graphs with durations (perf-tools funcgraph).
     Funcgraph(crate::tools::funcgraph::Args),
+    /// Find potential deadlocks (lock-order inversions) in a process (bcc deadlock).
+    Deadlock(crate::tools::deadlock::Args),
 }
 
 /// Parses the process arguments (exits with clap's message and code 2 on

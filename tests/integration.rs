@@ -8,6 +8,7 @@ mod suite {
     pub mod block;
     pub mod cache;
     pub mod cli;
+    pub mod deadlock;
     pub mod doctor;
     pub mod ftrace_report;
     pub mod funcs;

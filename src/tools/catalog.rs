@@ -101,27 +101,9 @@ pub fn all() -> Vec<ToolInfo> {
         ),
         tool(
             "deadlock",
-            false,
+            true,
             "lock-order inversions (pthread mutexes)",
-            vec![
-                need(
-                    "lock events",
-                    vec![alt(
-                        "pthread uprobes",
-                        vec![
-                            M::Uprobe("libc:pthread_mutex_lock"),
-                            M::Uprobe("libc:pthread_mutex_unlock"),
-                        ],
-                    )],
-                ),
-                need(
-                    "thread lifecycle",
-                    vec![alt(
-                        "sched tracepoints",
-                        tps(&["sched:sched_process_fork", "sched:sched_process_exit"]),
-                    )],
-                ),
-            ],
+            crate::tools::deadlock::plan().needs,
         ),
         tool(
             "biolatency",

@@ -10,6 +10,7 @@ pub mod cachetop;
 pub mod catalog;
 pub mod common;
 pub mod cpudist;
+pub mod deadlock;
 pub mod doctor;
 pub mod funccount;
 pub mod funcgraph;
@@ -107,5 +108,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Kprobe(a) => kprobe::run(&g, a),
         Command::Funccount(a) => funccount::run(&g, a),
         Command::Funcgraph(a) => funcgraph::run(&g, a),
+        Command::Deadlock(a) => deadlock::run(&g, a),
     }
 }

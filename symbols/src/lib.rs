@@ -17,6 +17,7 @@
 #![deny(unsafe_code)]
 
 mod build_id;
+mod data_symbol;
 mod debug_file;
 mod demangle;
 mod dwarf;
@@ -36,6 +37,7 @@ mod reason;
 mod symbolizer;
 
 pub use build_id::{kernel_build_id, parse_build_id_notes, parse_debuglink, BuildId, KERNEL_NOTES};
+pub use data_symbol::{data_symbol, data_symbol_in, DataSymbol};
 pub use debug_file::{build_id_path, debug_file_candidates, DEBUG_ROOT};
 pub use demangle::demangle;
 pub use dwarf::{Dwarf, DwarfFrame};

@@ -258,8 +258,11 @@ impl Symbolizer {
             return Ok(Some(m.clone()));
         }
         if p.read_at.elapsed() >= MAPS_REREAD_INTERVAL {
-            if let Ok(n) = fresh(pid) {
-                *p = n;
+            // An exited process not yet reaped (a zombie) reads as no
+            // mappings at all: keep what was known.
+            match fresh(pid) {
+                Ok(n) if !n.maps.is_empty() => *p = n,
+                _ => p.read_at = Instant::now(),
             }
         }
         Ok(find_mapping(&p.maps, addr).cloned())
@@ -381,6 +384,29 @@ fn symbolizer_is_send() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn added_mappings_resolve_a_process_that_is_gone() {
+        #[inline(never)]
+        fn a_function_of_this_test() -> u64 {
+            std::hint::black_box(7)
+        }
+        let addr = a_function_of_this_test as *const () as u64;
+        let maps = read_maps(std::process::id()).unwrap();
+        let text = find_mapping(&maps, addr).unwrap().clone();
+        let gone = u32::MAX - 7;
+        let mut sym = Symbolizer::new();
+        sym.add_mapping(gone, text);
+        let frames = sym.user_frames(gone, addr);
+        let last = frames.last().unwrap();
+        assert!(
+            last.function
+                .as_deref()
+                .unwrap_or_default()
+                .contains("a_function_of_this_test"),
+            "{frames:?}"
+        );
+    }
 
     #[inline(never)]
     fn marker_function() -> u64 {
