@@ -18,6 +18,9 @@ pub enum Mechanism {
     Kprobe(&'static str),
     /// A uprobe (or uretprobe) on a user-space function.
     Uprobe(&'static str),
+    /// A uprobe (or uretprobe) opened through the perf uprobe PMU, sampled
+    /// with registers and callchains; leaves nothing in uprobe_events.
+    UprobePmu(&'static str),
     /// The function tracer filtered by set_ftrace_filter.
     FunctionTracer,
     /// The function tracer filtered to this kernel function (which must
@@ -42,6 +45,7 @@ impl std::fmt::Display for Mechanism {
             Mechanism::Tracepoint(t) => write!(f, "tracepoint {t}"),
             Mechanism::Kprobe(s) => write!(f, "kprobe {s}"),
             Mechanism::Uprobe(s) => write!(f, "uprobe {s}"),
+            Mechanism::UprobePmu(s) => write!(f, "uprobe PMU {s}"),
             Mechanism::FunctionTracer => write!(f, "function tracer"),
             Mechanism::TracedFunction(s) => write!(f, "function {s}"),
             Mechanism::FunctionGraphTracer => write!(f, "function_graph tracer"),
@@ -217,6 +221,14 @@ impl KernelEnv {
                 }
             }
             Mechanism::Uprobe(_) => usable("uprobe_events", &self.caps()?.uprobe_events),
+            Mechanism::UprobePmu(_) => {
+                let p = &self.pmu().uprobe_pmu;
+                if p.is_usable() {
+                    Ok(())
+                } else {
+                    Err(format!("uprobe PMU {p}"))
+                }
+            }
             Mechanism::FunctionTracer => {
                 let c = self.caps()?;
                 usable("function tracer", &c.function_tracer)?;

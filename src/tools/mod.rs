@@ -13,6 +13,7 @@ pub mod cpudist;
 pub mod doctor;
 pub mod kept;
 pub mod list;
+pub mod memleak;
 pub mod record;
 mod record_date;
 pub mod report;
@@ -89,6 +90,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Stat(a) => stat::run(&g, a),
         Command::Record(a) => record::run(&g, a),
         Command::Report(a) => report::run(&g, a),
+        Command::Memleak(a) => memleak::run(&g, a),
         Command::Start(a) => kept::start(&g, a),
         Command::Stop(a) => kept::stop(&g, a),
         Command::Restart(a) => kept::restart(&g, a),

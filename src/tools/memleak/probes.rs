@@ -1,0 +1,124 @@
+//! Where memleak's probes go: the allocator library found by name, each
+//! function's file offset, and the sampler opening an entry uprobe (and a
+//! uretprobe for allocating functions) for each through the uprobe PMU.
+
+use super::allocators::{AllocFn, Kind, FUNCTIONS};
+use anyhow::{anyhow, Context, Result};
+use ftr_pmu::{RegisterArch, SampleRate, SampleSource, SampleTarget, Sampler, SamplerBuilder};
+use ftr_symbols::{find_library, resolve_uprobe, ErrorKind, ProbeContext};
+use std::path::PathBuf;
+
+/// Bytes of user stack copied with every hit: posix_memalign stores its
+/// block through a pointer, nearly always to a local of its caller, which
+/// lies just above the stack pointer at the uretprobe. BCC reads it with
+/// bpf_probe_read_user; a perf sample can only carry a copy.
+pub const MEMPTR_STACK: u32 = 256;
+
+/// A function found in the library.
+#[derive(Debug, Clone)]
+pub struct Probed {
+    pub func: AllocFn,
+    pub offset: u64,
+}
+
+/// What the sampler's event `i` is: (index into `Plan::probed`, return).
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub library: PathBuf,
+    pub probed: Vec<Probed>,
+    /// Functions skipped, with why (printed as notes).
+    pub notes: Vec<String>,
+    pub events: Vec<(usize, bool)>,
+}
+
+/// Finds `obj` (`c`, `jemalloc`, a path) as `pid` maps it, or as the
+/// loader would, and the allocator functions in it. A function missing
+/// from the library is skipped with a note; a missing library fails.
+pub fn plan(obj: &str, pid: Option<u32>) -> Result<Plan> {
+    let library = find_library(obj, pid).map_err(|e| anyhow!("allocator library -O {obj}: {e}"))?;
+    let ctx = ProbeContext {
+        pid: None,
+        default_binary: Some(library.clone()),
+    };
+    let mut probed: Vec<Probed> = Vec::new();
+    let mut notes = Vec::new();
+    for f in FUNCTIONS {
+        match resolve_uprobe(f.name, &ctx) {
+            Ok(t) => {
+                // glibc's aligned_alloc is memalign under another name: one
+                // probe per address, or every call would count twice.
+                if let Some(same) = probed.iter().find(|p| p.offset == t.offset) {
+                    notes.push(format!(
+                        "{} is {} in {} (same address); probing it once",
+                        f.name,
+                        same.func.name,
+                        library.display()
+                    ));
+                    continue;
+                }
+                if t.ifunc {
+                    notes.push(format!(
+                        "{} is an IFUNC in {}: not traced (the probe would fire on its resolver)",
+                        f.name,
+                        library.display()
+                    ));
+                    continue;
+                }
+                probed.push(Probed {
+                    func: *f,
+                    offset: t.offset,
+                });
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                notes.push(format!("{} is not in {}: not traced", f.name, library.display()))
+            }
+            Err(e) => return Err(anyhow!("{}: {e}", f.name)),
+        }
+    }
+    if !probed.iter().any(|p| p.func.kind.allocates()) {
+        return Err(anyhow!(
+            "no allocator function (malloc, calloc, ...) in {}",
+            library.display()
+        ));
+    }
+    let mut events = Vec::new();
+    for (i, p) in probed.iter().enumerate() {
+        events.push((i, false));
+        if p.func.kind.allocates() {
+            events.push((i, true));
+        }
+    }
+    Ok(Plan {
+        library,
+        probed,
+        notes,
+        events,
+    })
+}
+
+/// Opens every probe of `plan` on `target`, disabled (or enabled by the
+/// command's exec with `on_exec`): every hit is a sample with the thread,
+/// time, argument/return registers and the user callchain.
+pub fn open(
+    plan: &Plan,
+    target: SampleTarget,
+    arch: RegisterArch,
+    on_exec: bool,
+    ring_pages: usize,
+) -> Result<Sampler> {
+    let memalign = plan.probed.iter().any(|p| p.func.kind == Kind::PosixMemalign);
+    let mut b = SamplerBuilder::new(target)
+        .user_stack(if memalign { MEMPTR_STACK } else { 0 })
+        .rate(SampleRate::Period(1))
+        .callchain(true)
+        .exclude_kernel(true)
+        .user_regs(arch.call_mask())
+        .track_tasks(true)
+        .ring_pages(ring_pages)
+        .enable_on_exec(on_exec);
+    for &(i, ret) in &plan.events {
+        b = b.source(SampleSource::uprobe(&plan.library, plan.probed[i].offset, ret));
+    }
+    b.open()
+        .with_context(|| format!("opening uprobes on {}", plan.library.display()))
+}
