@@ -17,6 +17,7 @@ mod suite {
     pub mod instance;
     pub mod kept;
     pub mod list;
+    pub mod memleak;
     pub mod record_tracer;
     pub mod release;
     pub mod sampling;

@@ -320,6 +320,11 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     for n in &plan.notes {
         eprintln!("ftr: memleak: {n}");
     }
+    if g.verbose > 0 {
+        for n in &plan.aliases {
+            eprintln!("ftr: memleak: {n}");
+        }
+    }
     let argv: Vec<String> = a
         .command
         .as_deref()
@@ -365,13 +370,13 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     let mut child = None;
     match held {
         Some(w) => {
+            child = Some(w.start()?);
             writeln!(
                 out,
                 "Executing '{}' and tracing the resulting process.",
                 argv.join(" ")
             )?;
             out.flush()?;
-            child = Some(w.start()?);
         }
         None => {
             let p = pid.expect("a pid without -c");

@@ -28,6 +28,8 @@ pub struct Plan {
     pub probed: Vec<Probed>,
     /// Functions skipped, with why (printed as notes).
     pub notes: Vec<String>,
+    /// Aliases probed once (printed with -v).
+    pub aliases: Vec<String>,
     pub events: Vec<(usize, bool)>,
 }
 
@@ -42,13 +44,14 @@ pub fn plan(obj: &str, pid: Option<u32>) -> Result<Plan> {
     };
     let mut probed: Vec<Probed> = Vec::new();
     let mut notes = Vec::new();
+    let mut aliases = Vec::new();
     for f in FUNCTIONS {
         match resolve_uprobe(f.name, &ctx) {
             Ok(t) => {
                 // glibc's aligned_alloc is memalign under another name: one
                 // probe per address, or every call would count twice.
                 if let Some(same) = probed.iter().find(|p| p.offset == t.offset) {
-                    notes.push(format!(
+                    aliases.push(format!(
                         "{} is {} in {} (same address); probing it once",
                         f.name,
                         same.func.name,
@@ -92,6 +95,7 @@ pub fn plan(obj: &str, pid: Option<u32>) -> Result<Plan> {
         library,
         probed,
         notes,
+        aliases,
         events,
     })
 }
