@@ -111,8 +111,10 @@ pub fn plan() -> ProbePlan {
     }
 }
 
-/// Data pages per CPU ring: 1 MiB, room for bursts of ~8k hits.
-const RING_PAGES: usize = 256;
+/// Data pages per CPU ring: 4 MiB, ~70 ms of a malloc-bound loop's hits
+/// (about 500 bytes each with callchain, registers and stack copy) if ftr
+/// is not scheduled meanwhile.
+const RING_PAGES: usize = 1024;
 /// How often the rings are read between reports.
 const TICK: Duration = Duration::from_millis(100);
 
