@@ -170,7 +170,7 @@ def one_loop(mode):
             bare_uprobes(False)
     if tool:
         _, err = stop_tool(tool)
-        m = re.search(r"(\d+) probe hits lost", err)
+        m = re.search(r"(\d+) probe hits lost in the kernel in all", err)
         lost = m.group(1) if m else "0"
     tgt.end()
     return ns, lost
@@ -209,7 +209,7 @@ def memory():
     _, err = stop_tool(tool)
     tgt.end()
     m = re.search(r"(\d+) outstanding in a (\d+)-byte table \((\d+) bytes each\)", err)
-    lost = re.search(r"(\d+) probe hits lost", err)
+    lost = re.search(r"(\d+) probe hits lost in the kernel in all", err)
     print(f"memory ({HELD} outstanding malloc(16) blocks):")
     print(f"  ftr RSS growth {(after - before) * 1024 / int(HELD):.1f} bytes per allocation; "
           f"table {m.group(3) if m else '?'} bytes each ({m.group(1) if m else '?'} tracked); "

@@ -297,7 +297,15 @@ fn print_report(out: &mut dyn Write, a: &Args, r: &Report) -> io::Result<()> {
     } else {
         render::write_text(out, r)?;
     }
-    out.flush()
+    out.flush()?;
+    if r.lost > 0 {
+        eprintln!(
+            "ftr: memleak: {} probe hits lost so far (ring full): the figures above miss some allocations \
+             (a lower bound) and may hold blocks whose free was lost",
+            r.lost
+        );
+    }
+    Ok(())
 }
 
 /// Runs memleak.
@@ -399,9 +407,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     result?;
     if stats.lost > 0 {
         eprintln!(
-            "ftr: memleak: {} probe hits lost in the kernel (ring full): allocations and frees were missed, so \
-             outstanding bytes and counts are a lower bound for missed allocations and may include blocks whose \
-             free was missed",
+            "ftr: memleak: {} probe hits lost in the kernel in all",
             stats.lost
         );
     }
