@@ -243,3 +243,42 @@ fn bad_input_fails_in_one_line() {
     assert_fails_cleanly(root, &["memleak"], 2);
     assert_fails_cleanly(root, &["memleak", "-p", "1", "-c", "true"], 2);
 }
+
+#[test]
+fn sigkill_leaves_no_probe_behind() {
+    if !usable() {
+        return;
+    }
+    let Some(t) = live_tracing() else { return };
+    let prog = leaky();
+    let mut target = Command::new(&prog)
+        .arg("wait")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut target_out = BufReader::new(target.stdout.take().unwrap());
+    let mut line = String::new();
+    target_out.read_line(&mut line).unwrap();
+    let mut tool = ftr()
+        .args(["memleak", "-p", &target.id().to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut tool_out = BufReader::new(tool.stdout.take().unwrap());
+    line.clear();
+    tool_out.read_line(&mut line).unwrap();
+    assert!(line.starts_with("Attaching to pid"), "{line}");
+    kill(Pid::from_raw(tool.id() as i32), Signal::SIGKILL).unwrap();
+    tool.wait().unwrap();
+    assert_eq!(leftovers_of(t.root(), tool.id()), Vec::<String>::new());
+    // The program runs on unharmed, its allocations no longer trapped.
+    let mut target_in = target.stdin.take().unwrap();
+    writeln!(target_in, "go").unwrap();
+    line.clear();
+    target_out.read_line(&mut line).unwrap();
+    assert_eq!(line, "done\n");
+    writeln!(target_in, "exit").unwrap();
+    assert!(target.wait().unwrap().success());
+}
