@@ -3,7 +3,7 @@
 //! uretprobe for allocating functions) for each through the uprobe PMU.
 
 use super::allocators::{AllocFn, Kind, FUNCTIONS};
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use ftr_pmu::{RegisterArch, SampleRate, SampleSource, SampleTarget, Sampler, SamplerBuilder};
 use ftr_symbols::{find_library, resolve_uprobe, ErrorKind, ProbeContext};
 use std::path::PathBuf;
@@ -123,6 +123,18 @@ pub fn open(
     for &(i, ret) in &plan.events {
         b = b.source(SampleSource::uprobe(&plan.library, plan.probed[i].offset, ret));
     }
-    b.open()
-        .with_context(|| format!("opening uprobes on {}", plan.library.display()))
+    b.open().map_err(|e| {
+        let text = e.to_string();
+        // The kernel keeps one uprobe per (file, offset) and refuses a
+        // second user whose ref_ctr_offset differs (`ref_ctr_mismatch_warn`
+        // in kernel/events/uprobes.c); BCC 0.26's memleak registers malloc
+        // with a stray ref_ctr_offset, so ftr cannot probe beside it.
+        let hint = if text.contains("EINVAL") {
+            "; if dmesg says \"ref_ctr_offset mismatch\", another tracer (e.g. BCC memleak) holds a uprobe \
+             on the same function: stop it first"
+        } else {
+            ""
+        };
+        anyhow!("opening uprobes on {}: {text}{hint}", plan.library.display())
+    })
 }
