@@ -61,6 +61,8 @@ pub enum Command {
     Stat(crate::tools::stat::Args),
     /// Record events into a trace.dat (trace-cmd record).
     Record(crate::tools::record::Args),
+    /// Outstanding user-space allocations by call stack (bcc memleak).
+    Memleak(crate::tools::memleak::Args),
     /// Print a trace.dat like trace-cmd report.
     Report(crate::tools::report::Args),
     /// Start tracing into a kept instance and return (trace-cmd start).

@@ -20,6 +20,7 @@ mod suite {
     pub mod instance;
     pub mod kept;
     pub mod list;
+    pub mod memleak;
     pub mod offcputime;
     pub mod profile;
     pub mod record_tracer;

@@ -30,12 +30,6 @@ fn tool(
     }
 }
 
-fn tps(list: &[&'static str]) -> Vec<M> {
-    list.iter().map(|t| M::Tracepoint(t)).collect()
-}
-
-const MALLOC: &[M] = &[M::Uprobe("libc:malloc"), M::Uprobe("libc:free")];
-
 /// All tools, in the order doctor prints them.
 pub fn all() -> Vec<ToolInfo> {
     vec![
@@ -86,18 +80,9 @@ pub fn all() -> Vec<ToolInfo> {
         ),
         tool(
             "memleak",
-            false,
+            true,
             "outstanding allocations by stack",
-            vec![need(
-                "allocations",
-                vec![
-                    alt("uprobes on the allocator", MALLOC.to_vec()),
-                    alt(
-                        "kmem tracepoints (kernel mode)",
-                        tps(&["kmem:kmalloc", "kmem:kfree"]),
-                    ),
-                ],
-            )],
+            crate::tools::memleak::plan().needs,
         ),
         tool(
             "deadlock",

@@ -17,6 +17,7 @@ pub mod funcgraph;
 pub mod kept;
 pub mod kprobe;
 pub mod list;
+pub mod memleak;
 pub mod offcputime;
 pub mod profile;
 pub mod record;
@@ -98,6 +99,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Stat(a) => stat::run(&g, a),
         Command::Record(a) => record::run(&g, a),
         Command::Report(a) => report::run(&g, a),
+        Command::Memleak(a) => memleak::run(&g, a),
         Command::Start(a) => kept::start(&g, a),
         Command::Stop(a) => kept::stop(&g, a),
         Command::Restart(a) => kept::restart(&g, a),

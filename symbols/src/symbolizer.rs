@@ -225,6 +225,21 @@ impl Symbolizer {
         p.maps.insert(at, map);
     }
 
+    /// Uses `maps` (sorted by address) as `pid`'s address space, for a
+    /// process that may exit before its addresses are symbolized: a tool
+    /// that follows a command from exec builds them from the kernel's MMAP
+    /// records. Read again from /proc only on a miss while the process
+    /// still runs.
+    pub fn set_process_maps(&mut self, pid: u32, maps: Vec<MapEntry>) {
+        self.processes.insert(
+            pid,
+            ProcessMaps {
+                maps,
+                read_at: Instant::now(),
+            },
+        );
+    }
+
     /// Forgets a process's maps and perf map (after it exits or execs).
     pub fn forget_process(&mut self, pid: u32) {
         self.processes.remove(&pid);

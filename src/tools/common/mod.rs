@@ -11,6 +11,7 @@ pub mod sampling_loop;
 pub mod sched;
 pub mod stacks;
 pub mod unwind;
+pub mod uprobe_sources;
 
 use super::Global;
 use crate::pipeline::plan::{KernelEnv, ProbePlan, Resolution};

@@ -10,10 +10,11 @@
 //! instruction the caller has not been pushed as a frame yet, so its
 //! return address is the word at sp and the chain alone would skip it.
 
+use crate::tools::common::uprobe_sources::sampled_uprobe;
 use anyhow::{bail, Context, Result};
 use ftr_pmu::{Record, RegisterArch, SampleRate, SampleSource, SampleTarget, Sampler, SamplerBuilder};
 use ftr_symbols::{resolve_uprobe, ProbeContext, UprobeTarget};
-use ftr_tracefs::{Endian, ProbeDef, ProbeGroup, ProbeKind, TracingDir};
+use ftr_tracefs::{Endian, ProbeGroup, TracingDir};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -310,17 +311,10 @@ impl LockProbes {
         for (i, (role, p)) in probes.iter().enumerate() {
             let target = p.target.uprobe_events_target();
             let mut define = |event: String, ret: bool, as_role: Role| -> Result<SampleSource> {
-                group
-                    .add(&ProbeDef {
-                        kind: ProbeKind::Uprobe,
-                        ret,
-                        event: event.clone(),
-                        target: target.clone(),
-                        args: Vec::new(),
-                    })
-                    .with_context(|| format!("defining a uprobe on {}", p.describe()))?;
+                let source = sampled_uprobe(tracing, &group, &event, &target, ret)
+                    .with_context(|| format!("probing {}", p.describe()))?;
                 roles.push(as_role);
-                Ok(SampleSource::tracepoint(tracing.root(), group.name(), &event)?)
+                Ok(source)
             };
             let sources = match role {
                 FunctionRole::Lock => vec![define(format!("lock_{i}"), false, Role::Lock)?],

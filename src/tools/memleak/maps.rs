@@ -1,0 +1,126 @@
+//! The traced processes' executable mappings, kept from /proc at attach
+//! and from the kernel's MMAP records after, so stacks still symbolize
+//! after a process has exited (a `-c` command's final report).
+
+use ftr_pmu::Mmap;
+use ftr_symbols::{parse_maps_line, read_maps, MapEntry};
+use std::collections::HashMap;
+
+#[derive(Debug, Default)]
+pub struct ProcessMaps {
+    by_pid: HashMap<u32, Vec<MapEntry>>,
+}
+
+/// PROT_EXEC, PROT_READ, PROT_WRITE and MAP_SHARED as the kernel records
+/// them in MMAP2 (`perf_event_mmap_event`).
+const PROT_READ: u32 = 1;
+const PROT_WRITE: u32 = 2;
+const PROT_EXEC: u32 = 4;
+const MAP_SHARED: u32 = 1;
+
+/// The maps line an MMAP record stands for: `/proc/PID/maps`' text, so
+/// one parser decides what backs it.
+pub fn maps_line(m: &Mmap<'_>) -> Vec<u8> {
+    let prot = m.prot.unwrap_or(PROT_READ | PROT_EXEC);
+    let flag = |bit, c| if prot & bit != 0 { c } else { '-' };
+    let shared = if m.flags.unwrap_or(0) & MAP_SHARED != 0 {
+        's'
+    } else {
+        'p'
+    };
+    let (maj, min, ino) = m.inode.map_or((0, 0, 0), |(maj, min, ino, _)| (maj, min, ino));
+    let mut line = format!(
+        "{:x}-{:x} {}{}{}{} {:08x} {:02x}:{:02x} {} ",
+        m.addr,
+        m.addr.wrapping_add(m.len),
+        flag(PROT_READ, 'r'),
+        flag(PROT_WRITE, 'w'),
+        flag(PROT_EXEC, 'x'),
+        shared,
+        m.pgoff,
+        maj,
+        min,
+        ino
+    )
+    .into_bytes();
+    line.extend_from_slice(m.filename);
+    line
+}
+
+impl ProcessMaps {
+    /// Starts `pid` from its current /proc maps (a process attached to).
+    pub fn read(&mut self, pid: u32) {
+        if let Ok(maps) = read_maps(pid) {
+            self.by_pid.insert(pid, maps);
+        }
+    }
+
+    /// Adds a mapping; ones it overlaps are gone.
+    pub fn note(&mut self, m: &Mmap<'_>) {
+        let Some(entry) = parse_maps_line(&maps_line(m)) else {
+            return;
+        };
+        let maps = self.by_pid.entry(m.pid).or_default();
+        maps.retain(|e| e.end <= entry.start || e.start >= entry.end);
+        let at = maps.partition_point(|e| e.start < entry.start);
+        maps.insert(at, entry);
+    }
+
+    /// Forgets `pid`'s maps (at exec: a new image replaces them).
+    pub fn exec(&mut self, pid: u32) {
+        self.by_pid.remove(&pid);
+    }
+
+    /// Copies a process's copy into `sym`, for symbolizing now.
+    pub fn get(&self, pid: u32) -> Option<&Vec<MapEntry>> {
+        self.by_pid.get(&pid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ftr_pmu::{CpuMode, SampleId};
+    use ftr_symbols::MapBacking;
+    use proptest::prelude::*;
+
+    fn mmap(addr: u64, len: u64, pgoff: u64, name: &[u8]) -> Mmap<'_> {
+        Mmap {
+            pid: 7,
+            tid: 7,
+            addr,
+            len,
+            pgoff,
+            inode: Some((254, 1, 1835, 0)),
+            build_id: None,
+            prot: Some(PROT_READ | PROT_EXEC),
+            flags: Some(2),
+            filename: name,
+            mode: CpuMode::User,
+            sample_id: SampleId::default(),
+        }
+    }
+
+    #[test]
+    fn records_become_sorted_maps() {
+        let mut p = ProcessMaps::default();
+        p.note(&mmap(0x7000, 0x1000, 0x2000, b"/usr/lib/libc.so.6"));
+        p.note(&mmap(0x5000, 0x1000, 0, b"/usr/bin/prog"));
+        p.note(&mmap(0x7800, 0x100, 0, b"[vdso]"));
+        let m = p.get(7).unwrap();
+        assert_eq!(m.len(), 2, "the overlapped libc mapping is replaced");
+        assert_eq!((m[0].start, m[0].end, m[0].offset), (0x5000, 0x6000, 0));
+        assert_eq!(m[0].dev, (254, 1));
+        assert_eq!(m[0].inode, 1835);
+        assert!(m[0].is_executable());
+        assert_eq!(m[1].backing, MapBacking::Vdso);
+    }
+
+    proptest! {
+        #[test]
+        fn any_record_is_handled(addr: u64, len: u64, pgoff: u64, name in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let mut p = ProcessMaps::default();
+            p.note(&mmap(addr, len, pgoff, &name));
+        }
+    }
+}

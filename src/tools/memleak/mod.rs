@@ -1,0 +1,499 @@
+//! `ftr memleak`: outstanding user-space allocations by call stack (BCC
+//! memleak), from uprobes and uretprobes on the allocator opened through
+//! the perf uprobe PMU: each hit is a sample carrying the thread, the
+//! argument or return registers and the frame-pointer callchain, so no
+//! BPF and nothing in uprobe_events is needed.
+
+mod allocators;
+mod maps;
+mod probes;
+mod render;
+mod tracker;
+
+use crate::pipeline::plan::{alt, need, Mechanism as M, ProbePlan};
+use crate::pipeline::stop::Stop;
+use crate::tools::Global;
+use allocators::Kind;
+use anyhow::{anyhow, bail, Context, Result};
+use ftr_pmu::{Origin, Record, RegisterArch, SampleTarget, Sampler, Workload};
+use ftr_symbols::Symbolizer;
+use ftr_tracefs::ProbeGroup;
+use maps::ProcessMaps;
+use render::{Report, StackLine};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::FileExt;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use tracker::{Filters, Tracker};
+
+const EXAMPLES: &str = "EXAMPLES:
+    ftr memleak -p $(pidof allocs)        # outstanding allocations every 5 seconds
+    ftr memleak -ap $(pidof allocs) 10    # with addresses and sizes, every 10 seconds
+    ftr memleak -c './allocs 100'         # run the command, report when it exits
+    ftr memleak -p 1234 -o 60000          # only allocations older than a minute
+    ftr memleak -p 1234 -s 5              # trace roughly every 5th allocation
+    ftr memleak -p 1234 -O jemalloc       # probe jemalloc instead of libc";
+
+/// Report order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SortKey {
+    Size,
+    Count,
+}
+
+/// Trace outstanding memory allocations that weren't freed (BCC memleak).
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = EXAMPLES,
+    group(clap::ArgGroup::new("target").required(true).multiple(false).args(["pid", "command"]))
+)]
+pub struct Args {
+    /// Trace process PID (and the threads it starts).
+    #[arg(short = 'p', long = "pid", value_name = "PID")]
+    pub pid: Option<i32>,
+    /// Execute COMMAND (split at spaces) and trace it from its exec.
+    #[arg(short = 'c', long = "command", value_name = "COMMAND")]
+    pub command: Option<String>,
+    /// Show each outstanding allocation's address and size too.
+    #[arg(short = 'a', long = "show-allocs")]
+    pub show_allocs: bool,
+    /// Ignore allocations younger than MS milliseconds.
+    #[arg(short = 'o', long = "older", value_name = "MS", default_value_t = 500)]
+    pub older: u64,
+    /// Show only the per-stack totals (ignores -o and -a).
+    #[arg(long = "combined-only")]
+    pub combined_only: bool,
+    /// Trace every N-th allocation (by timestamp) to lower the overhead.
+    #[arg(short = 's', long = "sample-rate", value_name = "N", default_value_t = 1)]
+    pub sample_rate: u64,
+    /// Show only the N stacks with the most outstanding bytes.
+    #[arg(short = 'T', long = "top", value_name = "N", default_value_t = 10)]
+    pub top: usize,
+    /// Capture only allocations of at least SIZE bytes.
+    #[arg(short = 'z', long = "min-size", value_name = "SIZE")]
+    pub min_size: Option<u64>,
+    /// Capture only allocations of at most SIZE bytes.
+    #[arg(short = 'Z', long = "max-size", value_name = "SIZE")]
+    pub max_size: Option<u64>,
+    /// Probe the allocator functions of OBJ (a library name or path).
+    #[arg(short = 'O', long = "obj", value_name = "OBJ", default_value = "c")]
+    pub obj: String,
+    /// Sort stacks by KEY.
+    #[arg(long = "sort", value_name = "KEY", value_enum, default_value_t = SortKey::Size)]
+    pub sort: SortKey,
+    /// Print each report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Print a report every INTERVAL seconds.
+    #[arg(value_name = "INTERVAL", default_value_t = 5.0)]
+    pub interval: f64,
+    /// Stop after COUNT reports.
+    #[arg(value_name = "COUNT")]
+    pub count: Option<u64>,
+}
+
+/// What memleak needs: the uprobe PMU (with perf sampling for registers
+/// and callchains) on the allocator.
+pub fn plan() -> ProbePlan {
+    ProbePlan {
+        needs: vec![need(
+            "allocations",
+            vec![alt(
+                "allocator uprobes sampled through perf",
+                vec![M::Uprobe("libc:malloc"), M::Uprobe("libc:free"), M::PerfSampling],
+            )],
+        )],
+    }
+}
+
+/// Data pages per CPU ring: 4 MiB, ~70 ms of a malloc-bound loop's hits
+/// (about 500 bytes each with callchain, registers and stack copy) if ftr
+/// is not scheduled meanwhile.
+const RING_PAGES: usize = 1024;
+/// How often the rings are read between reports.
+const TICK: Duration = Duration::from_millis(100);
+
+fn validate(a: &Args) -> Result<()> {
+    if let (Some(lo), Some(hi)) = (a.min_size, a.max_size) {
+        if lo > hi {
+            bail!("min_size (-z) can't be greater than max_size (-Z)");
+        }
+    }
+    if !(a.interval.is_finite() && a.interval > 0.0) {
+        bail!(
+            "interval must be a positive number of seconds, not {}",
+            a.interval
+        );
+    }
+    if a.count == Some(0) {
+        bail!("count must be at least 1");
+    }
+    if a.sample_rate == 0 {
+        bail!("sample rate (-s) must be at least 1");
+    }
+    if a.command
+        .as_deref()
+        .is_some_and(|c| c.split_whitespace().next().is_none())
+    {
+        bail!("-c needs a command");
+    }
+    Ok(())
+}
+
+/// Everything fed by the rings.
+struct State {
+    arch: RegisterArch,
+    plan: probes::Plan,
+    tracker: Tracker,
+    maps: ProcessMaps,
+    mem: HashMap<u32, Option<File>>,
+    /// The latest sample time and when it was read, to place "now" on the
+    /// samples' clock for -o.
+    last: Option<(u64, Instant)>,
+}
+
+impl State {
+    fn record(&mut self, r: &Record<'_>, o: Origin) {
+        match r {
+            Record::Sample(s) => {
+                let (Some(ev), Some(pid), Some(tid), Some(time)) = (o.event, s.pid, s.tid, s.time) else {
+                    return;
+                };
+                let Some(&(i, ret)) = self.plan.events.get(ev) else {
+                    return;
+                };
+                let Some(regs) = s.regs_user.as_ref() else { return };
+                self.last = Some((time, Instant::now()));
+                let kind = self.plan.probed[i].func.kind;
+                if !ret {
+                    let arg = |n| self.arch.argument(regs, n).unwrap_or(0);
+                    let e = kind.entry([arg(0), arg(1), arg(2)]);
+                    self.tracker
+                        .entry(tid, kind, e.size, e.freed, e.memptr.unwrap_or(0), time);
+                    return;
+                }
+                let value = self.arch.return_value(regs).unwrap_or(0);
+                let block = if kind == Kind::PosixMemalign {
+                    match self.tracker.pending_memptr(tid, kind) {
+                        Some(memptr) if value == 0 => self
+                            .stack_word(s.stack_user, regs, memptr)
+                            .or_else(|| self.read_word(pid, memptr)),
+                        _ => None,
+                    }
+                } else {
+                    kind.returned(value)
+                };
+                let ips = s.callchain.as_ref().map_or(&[][..], |c| c.user.as_slice());
+                self.tracker.ret(pid, tid, kind, block, ips, time);
+            }
+            Record::Mmap(m) => self.maps.note(m),
+            Record::Comm(c) if c.exec => self.maps.exec(c.pid),
+            Record::Exit(t) => self.tracker.thread_exited(t.tid),
+            _ => {}
+        }
+    }
+
+    /// The word at user address `addr` when the sample's stack copy (taken
+    /// from the stack pointer up) holds it.
+    fn stack_word(&self, stack: Option<&[u8]>, regs: &ftr_pmu::UserRegs, addr: u64) -> Option<u64> {
+        let sp = self.arch.unwind_regs(regs)?.sp;
+        let at = usize::try_from(addr.checked_sub(sp)?).ok()?;
+        let b = stack?.get(at..at.checked_add(8)?)?;
+        Some(u64::from_ne_bytes(b.try_into().ok()?)).filter(|&a| a != 0)
+    }
+
+    /// posix_memalign's result, read from the word it stored (BCC reads
+    /// it in the uretprobe; here the process must still be running).
+    fn read_word(&mut self, pid: u32, addr: u64) -> Option<u64> {
+        let f = self
+            .mem
+            .entry(pid)
+            .or_insert_with(|| File::open(format!("/proc/{pid}/mem")).ok())
+            .as_ref()?;
+        let mut b = [0u8; 8];
+        f.read_exact_at(&mut b, addr).ok()?;
+        Some(u64::from_ne_bytes(b)).filter(|&a| a != 0)
+    }
+}
+
+/// Builds a report: stacks with their outstanding bytes older than
+/// `older_ms` (0 when the traced command has exited: nothing can free
+/// them any more), symbolized.
+fn build_report(st: &mut State, sym: &mut Symbolizer, a: &Args, older_ms: u64, lost: u64) -> Report {
+    let t = &mut st.tracker;
+    let now_ms = st
+        .last
+        .map(|(time, at)| {
+            let now = time.saturating_add(at.elapsed().as_nanos() as u64);
+            u64::from(t.age_base_ms(now))
+        })
+        .unwrap_or(0);
+    let mut per_stack: HashMap<u32, (u64, u64)> = HashMap::new();
+    let mut addresses = a.show_allocs.then(Vec::new);
+    if a.combined_only {
+        for (id, bytes, n) in t.combined() {
+            per_stack.insert(id, (bytes, n));
+        }
+        addresses = None;
+    } else {
+        for (addr, b) in t.blocks() {
+            if now_ms.saturating_sub(u64::from(b.born_ms)) < older_ms {
+                continue;
+            }
+            let e = per_stack.entry(b.stack).or_default();
+            e.0 += b.size;
+            e.1 += 1;
+            if let Some(v) = addresses.as_mut() {
+                v.push((addr, b.size));
+            }
+        }
+    }
+    if let Some(v) = addresses.as_mut() {
+        v.sort_by_key(|&(addr, size)| (size, addr));
+    }
+    let mut stacks: Vec<(u32, u64, u64)> = per_stack.into_iter().map(|(id, (b, n))| (id, b, n)).collect();
+    stacks.sort_by_key(|&(id, b, n)| match a.sort {
+        SortKey::Size => (b, n, id),
+        SortKey::Count => (n, b, id),
+    });
+    let skip = stacks.len().saturating_sub(a.top);
+    let lines = stacks[skip..]
+        .iter()
+        .map(|&(id, bytes, allocations)| {
+            let (pid, ips) = st.tracker.stacks.get(id);
+            if let Some(m) = st.maps.get(pid) {
+                sym.set_process_maps(pid, m.clone());
+            }
+            let frames = sym
+                .user_stack(pid, ips)
+                .into_iter()
+                .map(|f| (f.addr, f.to_string()))
+                .collect();
+            StackLine {
+                bytes,
+                allocations,
+                frames,
+            }
+        })
+        .collect();
+    Report {
+        time: crate::tools::common::interval::hms_now(),
+        top: a.top,
+        stacks: lines,
+        addresses,
+        lost,
+        combined_only: a.combined_only,
+    }
+}
+
+fn print_report(out: &mut dyn Write, a: &Args, r: &Report) -> io::Result<()> {
+    if a.json {
+        render::write_json(out, r)?;
+    } else {
+        render::write_text(out, r)?;
+    }
+    out.flush()?;
+    if r.lost > 0 {
+        eprintln!(
+            "ftr: memleak: {} probe hits lost so far (ring full): the figures above miss some allocations \
+             (a lower bound) and may hold blocks whose free was lost",
+            r.lost
+        );
+    }
+    Ok(())
+}
+
+/// Runs memleak.
+pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
+    validate(&a)?;
+    let arch = RegisterArch::native()
+        .ok_or_else(|| anyhow!("memleak: no user register layout for this architecture"))?;
+    let tracing = g.tracing().map_err(|e| format!("{e:#}"));
+    let env = crate::pipeline::plan::KernelEnv::new(tracing);
+    let res = plan().resolve(&env);
+    if let Some(e) = res.error() {
+        bail!("memleak: {e}");
+    }
+    let stop = Stop::install()?;
+    let pid = match a.pid {
+        Some(p) if p <= 0 || !std::path::Path::new(&format!("/proc/{p}")).exists() => {
+            bail!("no process with pid {p}")
+        }
+        p => p.map(|p| p as u32),
+    };
+    let plan = probes::plan(&a.obj, pid)?;
+    for n in &plan.notes {
+        eprintln!("ftr: memleak: {n}");
+    }
+    if g.verbose > 0 {
+        for n in &plan.aliases {
+            eprintln!("ftr: memleak: {n}");
+        }
+    }
+    let argv: Vec<String> = a
+        .command
+        .as_deref()
+        .map(|c| c.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let held = if argv.is_empty() {
+        None
+    } else {
+        Some(
+            Workload::prepare(&argv, Stop::unblock_in_child)
+                .with_context(|| format!("starting {}", argv[0]))?,
+        )
+    };
+    let target = match (&held, pid) {
+        (Some(w), _) => SampleTarget::Task {
+            pid: w.pid(),
+            inherit: true,
+        },
+        (None, Some(p)) => SampleTarget::Process {
+            pid: p as i32,
+            inherit: true,
+        },
+        (None, None) => unreachable!("clap requires -p or -c"),
+    };
+    let tracing = g.tracing_for_writing()?;
+    let group = ProbeGroup::new(&tracing);
+    let opened = probes::open(&tracing, &group, &plan, target, arch, held.is_some(), RING_PAGES);
+    let mut sampler = match opened {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = group.remove();
+            return Err(e);
+        }
+    };
+    for n in sampler.notes() {
+        eprintln!("ftr: memleak: {n}");
+    }
+    let mut st = State {
+        arch,
+        plan,
+        tracker: Tracker::new(Filters {
+            min_size: a.min_size,
+            max_size: a.max_size,
+            sample_every: a.sample_rate,
+        }),
+        maps: ProcessMaps::default(),
+        mem: HashMap::new(),
+        last: None,
+    };
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut child = None;
+    match held {
+        Some(w) => {
+            child = Some(w.start()?);
+            writeln!(
+                out,
+                "Executing '{}' and tracing the resulting process.",
+                argv.join(" ")
+            )?;
+            out.flush()?;
+        }
+        None => {
+            let p = pid.expect("a pid without -c");
+            st.maps.read(p);
+            sampler.enable()?;
+            writeln!(out, "Attaching to pid {p}, Ctrl+C to quit.")?;
+            out.flush()?;
+        }
+    }
+    let mut sym = Symbolizer::new();
+    let result = trace(&mut sampler, &mut st, &mut sym, &a, &stop, &mut child, &mut out);
+    let stats = sampler.stats();
+    // The probes cannot go while perf events still use them.
+    drop(sampler);
+    let removed = group
+        .remove()
+        .map_err(|e| anyhow::anyhow!("removing the uprobes: {}", ftr_tracefs::error_chain(&e)));
+    if let Some(c) = child.as_mut() {
+        // Ctrl-C reached the command too (same process group); reap it.
+        let _ = c.wait();
+    }
+    result?;
+    removed?;
+    if stats.lost > 0 {
+        eprintln!(
+            "ftr: memleak: {} probe hits lost in the kernel in all",
+            stats.lost
+        );
+    }
+    if g.verbose > 0 {
+        let t = &st.tracker;
+        eprintln!(
+            "ftr: memleak: {} allocations, {} frees, {} untracked frees, {} unpaired returns; {} outstanding in a \
+             {}-byte table ({} bytes each), {} stacks",
+            t.counts.allocations,
+            t.counts.frees,
+            t.counts.untracked_frees,
+            t.counts.unpaired_returns,
+            t.outstanding(),
+            t.table_bytes(),
+            t.table_bytes().checked_div(t.outstanding()).unwrap_or(0),
+            t.stacks.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether process `pid` has exited (gone, or a zombie: its memory is).
+fn process_gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesized command name.
+        Ok(s) => s
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_none_or(|state| state == "Z" || state == "X"),
+        Err(_) => true,
+    }
+}
+
+/// The loop: read the rings every tick, print a report every interval,
+/// and a final one when the command exits or on Ctrl-C.
+fn trace(
+    sampler: &mut Sampler,
+    st: &mut State,
+    sym: &mut Symbolizer,
+    a: &Args,
+    stop: &Stop,
+    child: &mut Option<std::process::Child>,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let every = Duration::from_secs_f64(a.interval);
+    let mut next = Instant::now() + every;
+    let mut printed = 0u64;
+    loop {
+        let wait = next.saturating_duration_since(Instant::now()).min(TICK);
+        sampler.wait(Some(wait), Some(stop.wake_fd()))?;
+        sampler.drain_ordered(|r, o| st.record(r, o))?;
+        let exited = match (child.as_mut(), a.pid) {
+            (Some(c), _) => c.try_wait()?.is_some(),
+            (None, Some(p)) => process_gone(p),
+            (None, None) => false,
+        };
+        if exited || stop.requested() {
+            // Every hit of an exited command is in the rings already (the
+            // probes write synchronously); read them all.
+            sampler.disable()?;
+            sampler.drain_ordered(|r, o| st.record(r, o))?;
+            sampler.flush_ordered(|r, o| st.record(r, o))?;
+            let older = if exited { 0 } else { a.older };
+            let r = build_report(st, sym, a, older, sampler.stats().lost);
+            print_report(out, a, &r)?;
+            return Ok(());
+        }
+        if Instant::now() >= next {
+            let r = build_report(st, sym, a, a.older, sampler.stats().lost);
+            print_report(out, a, &r)?;
+            printed += 1;
+            if a.count.is_some_and(|c| printed >= c) {
+                return Ok(());
+            }
+            next += every;
+        }
+    }
+}
