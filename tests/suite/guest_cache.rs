@@ -12,7 +12,7 @@
 //! and dirtied pages come from the writeback_dirty_folio tracepoint
 //! (folio_account_dirtied is inlined in Debian's 6.1).
 
-use crate::util::{run_in_guest, GuestOutput};
+use crate::util::{run_in_guest_env, GuestOutput};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -79,7 +79,9 @@ fn guest() -> Option<&'static GuestOutput> {
     RUN.get_or_init(|| {
         let big = big_file();
         let script = format!("BIG={}\nWRITE_MB={WRITE_MB}\n{SCRIPT}", big.display());
-        let run = run_in_guest(&script);
+        // One vCPU: with two, QEMU's multi-threaded TCG stalled RCU while
+        // the function tracer patched text (see run_in_guest_env).
+        let run = run_in_guest_env(&script, &[("SMP", "1")]);
         let _ = std::fs::remove_file(&big);
         let run = run?;
         eprintln!(
