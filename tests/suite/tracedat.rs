@@ -156,8 +156,7 @@ fn truncated_files_give_one_line_errors() {
         .find(|f| f.ends_with("trace_idle.dat"))
         .unwrap();
     let bytes = std::fs::read(&f).unwrap();
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("trunc-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = test_dir("trunc");
     for cut in [0, 5, 12, 17, 40, 1000, 6000, 100_000, bytes.len() - 4097] {
         let p = dir.join(format!("cut{cut}.dat"));
         std::fs::write(&p, &bytes[..cut]).unwrap();
@@ -176,8 +175,7 @@ fn truncated_files_give_one_line_errors() {
 fn record_writes_v6_that_trace_cmd_reads_identically() {
     let Some(t) = live_tracing() else { return };
     let prog = c_program("exec_true");
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("rec-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = test_dir("rec");
     let file = dir.join("sched.dat");
     let tracer = start_tracing(&[
         "record",
@@ -223,8 +221,7 @@ fn record_writes_v6_that_trace_cmd_reads_identically() {
 #[test]
 fn record_covers_irq_timer_and_syscalls_like_trace_cmd() {
     let Some(_t) = live_tracing() else { return };
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("rec2-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = test_dir("rec2");
     let file = dir.join("mix.dat");
     let out = run_ftr(&[
         "record",
@@ -277,8 +274,7 @@ fn shim() -> Option<PathBuf> {
 fn trace_cmd_recorded_v6_and_v7_read_identically() {
     let Some(_t) = live_tracing() else { return };
     let Some(shim) = shim() else { return };
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tc-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = test_dir("tc");
     for (name, extra) in [
         ("v6.dat", vec!["--file-version", "6"]),
         ("v7.dat", vec![]),
@@ -321,8 +317,7 @@ fn record_errors_are_one_line_and_leave_nothing() {
     let out = run_ftr(&["record"]);
     assert_eq!(out.status.code(), Some(2), "clap refuses a missing -e");
     let Some(t) = live_tracing() else { return };
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("rec3-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = test_dir("rec3");
     let file = dir.join("x.dat");
     let out = run_ftr(&[
         "record",
@@ -352,6 +347,37 @@ fn record_errors_are_one_line_and_leave_nothing() {
     let _ = t;
 }
 
+/// A fresh directory for one test's files under the target's tmp dir.
+fn test_dir(tag: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Records sched_switch, sched_wakeup and sched_process_exec while a shell
+/// lists / `loops` times, into `dir/name`.
+fn record_sched_workload(dir: &Path, name: &str, loops: u32) -> PathBuf {
+    let file = dir.join(name);
+    let script = format!("for i in $(seq {loops}); do ls / >/dev/null; done");
+    let out = run_ftr(&[
+        "record",
+        "-e",
+        "sched:sched_switch",
+        "-e",
+        "sched:sched_wakeup",
+        "-e",
+        "sched:sched_process_exec",
+        "-o",
+        file.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    file
+}
+
 /// The pids of the lines of a report (`comm-PID [cpu] ...`).
 fn report_pids(report: &str) -> Vec<i32> {
     report
@@ -366,8 +392,7 @@ fn report_pids(report: &str) -> Vec<i32> {
 #[test]
 fn record_f_keeps_only_the_command_and_its_children() {
     let Some(t) = live_tracing() else { return };
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("recF-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = test_dir("recF");
     let file = dir.join("f.dat");
     // Other processes exec while the command runs: none of theirs may be recorded.
     let mut noise = Command::new("sh")
@@ -427,8 +452,7 @@ fn record_f_keeps_only_the_command_and_its_children() {
 #[test]
 fn record_p_keeps_only_that_process() {
     let Some(_t) = live_tracing() else { return };
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("recP-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = test_dir("recP");
     let file = dir.join("p.dat");
     let mut target = Command::new("sleep").arg("0.4").spawn().unwrap();
     let pid = target.id().to_string();
@@ -459,8 +483,7 @@ fn record_p_keeps_only_that_process() {
 #[test]
 fn record_date_stamps_wall_clock_time_that_trace_cmd_reads() {
     let Some(_t) = live_tracing() else { return };
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("recD-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = test_dir("recD");
     let file = dir.join("d.dat");
     let now = || {
         std::time::SystemTime::now()
@@ -509,8 +532,7 @@ fn record_shows_a_live_status_line_on_a_terminal() {
         eprintln!("SKIPPED: script(1) is not installed to give ftr a terminal");
         return;
     };
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("recS-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = test_dir("recS");
     let file = dir.join("s.dat");
     let cmd = format!(
         "{} record -e sched:sched_switch -o {} -- sleep 2.5",
@@ -544,25 +566,8 @@ fn record_shows_a_live_status_line_on_a_terminal() {
 #[test]
 fn report_filters_match_trace_cmd_report_f() {
     let Some(_t) = live_tracing() else { return };
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("recFlt-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("flt.dat");
-    let out = run_ftr(&[
-        "record",
-        "-e",
-        "sched:sched_switch",
-        "-e",
-        "sched:sched_wakeup",
-        "-e",
-        "sched:sched_process_exec",
-        "-o",
-        file.to_str().unwrap(),
-        "--",
-        "sh",
-        "-c",
-        "for i in 1 2 3; do ls / >/dev/null; done",
-    ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dir = test_dir("recFlt");
+    let file = record_sched_workload(&dir, "flt.dat", 3);
     let filters = [
         "sched_switch",
         "sched_process_exec",
@@ -634,25 +639,8 @@ fn report_filters_match_trace_cmd_report_f() {
 #[test]
 fn split_pieces_read_back_as_the_whole() {
     let Some(_t) = live_tracing() else { return };
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("split-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("whole.dat");
-    let out = run_ftr(&[
-        "record",
-        "-e",
-        "sched:sched_switch",
-        "-e",
-        "sched:sched_wakeup",
-        "-e",
-        "sched:sched_process_exec",
-        "-o",
-        file.to_str().unwrap(),
-        "--",
-        "sh",
-        "-c",
-        "for i in 1 2 3 4 5; do ls / >/dev/null; done",
-    ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dir = test_dir("split");
+    let file = record_sched_workload(&dir, "whole.dat", 5);
     let body = |text: String| -> Vec<String> { text.lines().skip(1).map(str::to_owned).collect() };
     let whole = body(ftr_report(&file, &[]));
     assert!(whole.len() > 50, "{whole:?}");
