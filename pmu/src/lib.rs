@@ -71,7 +71,7 @@ pub use regs::{
     X86_64_AX, X86_64_BP, X86_64_IP, X86_64_SP,
 };
 pub use sampler::{Origin, Readiness, Sampler, SamplerStats};
-pub use sampler_builder::{SampleRate, SampleTarget, SamplerBuilder, Wakeup, MAX_USER_STACK};
+pub use sampler_builder::{SampleRate, SampleShape, SampleTarget, SamplerBuilder, Wakeup, MAX_USER_STACK};
 pub use sorter::RecordSorter;
 pub use source::{tracepoint_id, SampleSource};
 pub use workload::Workload;

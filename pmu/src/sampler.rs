@@ -93,7 +93,7 @@ pub struct Sampler {
     pub(crate) ids: HashMap<u64, usize>,
     pub(crate) sources: Vec<SampleSource>,
     pub(crate) notes: Vec<String>,
-    pub(crate) layout: RecordLayout,
+    pub(crate) layouts: Layouts,
     pub(crate) stats: SamplerStats,
     pub(crate) buf: Vec<u8>,
     /// Records read by [`Sampler::drain_ordered`] and not yet final.
@@ -113,10 +113,11 @@ impl Sampler {
         &self.notes
     }
 
-    /// The record layout of every ring, for parsing recorded data the
-    /// same way.
+    /// The layout of records other than samples, and of the samples of
+    /// sources added without their own [`SampleShape`](crate::SampleShape),
+    /// for parsing recorded data the same way.
     pub fn layout(&self) -> &RecordLayout {
-        &self.layout
+        &self.layouts.common
     }
 
     /// The CPUs of the rings (empty for a task ring with cpu -1).
@@ -212,7 +213,7 @@ impl Sampler {
                 continue;
             }
             let split = split_records(&self.buf, &ring.label, |bytes| {
-                match deliver(bytes, ring.cpu, &self.layout, &self.ids, &mut self.stats, &mut f) {
+                match deliver(bytes, ring.cpu, &self.layouts, &self.ids, &mut self.stats, &mut f) {
                     Ok(()) => read += 1,
                     Err(source) => {
                         first_error.get_or_insert(Error::Record {
@@ -246,11 +247,11 @@ impl Sampler {
                 continue;
             }
             let sorter = &mut self.sorter;
-            let layout = &self.layout;
+            let (layouts, ids) = (&self.layouts, &self.ids);
             let split = split_records(&self.buf, &ring.label, |bytes| {
                 // A record that does not parse sorts first and fails when
                 // delivered, with its ring named.
-                let time = match parse_record(bytes, layout) {
+                let time = match parse_record(bytes, layouts.of(bytes, ids)) {
                     Ok(r) => record_time(&r).unwrap_or(0),
                     Err(_) => 0,
                 };
@@ -285,7 +286,7 @@ impl Sampler {
         let mut read = 0;
         for (index, bytes) in items {
             let ring = &self.rings[index];
-            match deliver(&bytes, ring.cpu, &self.layout, &self.ids, &mut self.stats, f) {
+            match deliver(&bytes, ring.cpu, &self.layouts, &self.ids, &mut self.stats, f) {
                 Ok(()) => read += 1,
                 Err(source) => {
                     first_error.get_or_insert(Error::Record {
@@ -362,16 +363,50 @@ fn record_time(record: &Record<'_>) -> Option<u64> {
     }
 }
 
+/// How records of one sampler are laid out: samples by their source's
+/// shape, everything else alike.
+#[derive(Debug, Clone)]
+pub(crate) struct Layouts {
+    /// Records other than samples (their sample_id trailer is the same
+    /// for every source).
+    pub(crate) common: RecordLayout,
+    /// Samples, by source index.
+    pub(crate) per_source: Vec<RecordLayout>,
+}
+
+/// `PERF_RECORD_SAMPLE`.
+const RECORD_SAMPLE: u32 = 9;
+
+impl Layouts {
+    /// The layout to parse `bytes` with: a sample starts with
+    /// PERF_SAMPLE_IDENTIFIER right after its header, which names its
+    /// source. Bytes too short or an unknown id get the common layout
+    /// (and its error, if they do not parse).
+    pub(crate) fn of(&self, bytes: &[u8], ids: &HashMap<u64, usize>) -> &RecordLayout {
+        let kind = bytes
+            .get(0..4)
+            .map(|b| u32::from_ne_bytes(b.try_into().unwrap_or_default()));
+        if kind != Some(RECORD_SAMPLE) {
+            return &self.common;
+        }
+        bytes
+            .get(8..16)
+            .and_then(|b| ids.get(&u64::from_ne_bytes(b.try_into().ok()?)))
+            .and_then(|&i| self.per_source.get(i))
+            .unwrap_or(&self.common)
+    }
+}
+
 /// Parses one record, counts it, finds its source and hands it to `f`.
 fn deliver(
     bytes: &[u8],
     cpu: Option<u32>,
-    layout: &RecordLayout,
+    layouts: &Layouts,
     ids: &HashMap<u64, usize>,
     stats: &mut SamplerStats,
     f: &mut impl FnMut(&Record<'_>, Origin),
 ) -> Result<(), RecordError> {
-    let record = parse_record(bytes, layout)?;
+    let record = parse_record(bytes, layouts.of(bytes, ids))?;
     stats.records += 1;
     let id = match &record {
         Record::Sample(s) => {

@@ -17,7 +17,7 @@ use crate::record::{
     RecordLayout, SAMPLE_CALLCHAIN, SAMPLE_CPU, SAMPLE_IDENTIFIER, SAMPLE_IP, SAMPLE_PERIOD, SAMPLE_RAW,
     SAMPLE_REGS_USER, SAMPLE_STACK_USER, SAMPLE_TID, SAMPLE_TIME,
 };
-use crate::sampler::{Ring, Sampler, SamplerStats};
+use crate::sampler::{Layouts, Ring, Sampler, SamplerStats};
 use crate::sorter::RecordSorter;
 use crate::source::SampleSource;
 use crate::sys::{self, PerfEventAttr, RingMap};
@@ -99,11 +99,32 @@ pub enum Wakeup {
     Bytes(u32),
 }
 
+/// What one source's samples carry beyond the fields every sample has
+/// (identifier, ip, tid, time, cpu, period), when it differs from the
+/// sampler's own settings: a probe that only needs an argument register
+/// need not pay for the callchain walk and stack copy that its return
+/// probe in the same ring needs. Sources of one sampler share their
+/// rings whatever their shapes; each sample is parsed by the layout of
+/// the source its identifier names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SampleShape {
+    /// PERF_SAMPLE_CALLCHAIN.
+    pub callchain: bool,
+    /// PERF_SAMPLE_RAW.
+    pub raw: bool,
+    /// `sample_regs_user` (0: none).
+    pub regs_user: u64,
+    /// `sample_stack_user` bytes (0: none; a multiple of 8).
+    pub stack_user: u32,
+}
+
 /// Options for [`SamplerBuilder::open`]; see each setter.
 #[derive(Debug, Clone)]
 pub struct SamplerBuilder {
     target: SampleTarget,
     sources: Vec<SampleSource>,
+    /// Per source: its own shape, or None for the sampler's settings.
+    shapes: Vec<Option<SampleShape>>,
     rate: SampleRate,
     callchain: bool,
     max_stack: Option<u16>,
@@ -126,6 +147,7 @@ impl SamplerBuilder {
         SamplerBuilder {
             target,
             sources: Vec::new(),
+            shapes: Vec::new(),
             rate: SampleRate::Period(1),
             callchain: false,
             max_stack: None,
@@ -146,6 +168,17 @@ impl SamplerBuilder {
     /// order added ([`Origin::event`](crate::Origin::event)).
     pub fn source(mut self, source: SampleSource) -> SamplerBuilder {
         self.sources.push(source);
+        self.shapes.push(None);
+        self
+    }
+
+    /// Adds an event whose samples carry `shape` instead of what the
+    /// sampler's [`callchain`](Self::callchain), [`raw`](Self::raw),
+    /// [`user_regs`](Self::user_regs) and [`user_stack`](Self::user_stack)
+    /// ask for.
+    pub fn shaped_source(mut self, source: SampleSource, shape: SampleShape) -> SamplerBuilder {
+        self.sources.push(source);
+        self.shapes.push(Some(shape));
         self
     }
 
@@ -235,21 +268,35 @@ impl SamplerBuilder {
         self
     }
 
-    fn sample_type(&self) -> u64 {
+    /// The shape of source `i`'s samples.
+    fn shape(&self, i: usize) -> SampleShape {
+        self.shapes.get(i).copied().flatten().unwrap_or(SampleShape {
+            callchain: self.callchain,
+            raw: self
+                .raw
+                .unwrap_or_else(|| self.sources.iter().any(SampleSource::has_raw)),
+            regs_user: self.regs_user,
+            stack_user: self.stack_user,
+        })
+    }
+
+    /// The sample_type of source `i`. The fields before the optional ones
+    /// are the same for every source, so records other than samples (whose
+    /// sample_id trailer follows them) parse alike whichever source wrote
+    /// them.
+    fn sample_type(&self, i: usize) -> u64 {
+        let shape = self.shape(i);
         let mut st = SAMPLE_IDENTIFIER | SAMPLE_IP | SAMPLE_TID | SAMPLE_TIME | SAMPLE_CPU | SAMPLE_PERIOD;
-        if self.callchain {
+        if shape.callchain {
             st |= SAMPLE_CALLCHAIN;
         }
-        if self
-            .raw
-            .unwrap_or_else(|| self.sources.iter().any(SampleSource::has_raw))
-        {
+        if shape.raw {
             st |= SAMPLE_RAW;
         }
-        if self.regs_user != 0 {
+        if shape.regs_user != 0 {
             st |= SAMPLE_REGS_USER;
         }
-        if self.stack_user != 0 {
+        if shape.stack_user != 0 {
             st |= SAMPLE_STACK_USER;
         }
         st
@@ -265,11 +312,13 @@ impl SamplerBuilder {
                 self.ring_pages
             )));
         }
-        if self.stack_user & 7 != 0 || self.stack_user > MAX_USER_STACK {
-            return Err(Error::SampleConfig(format!(
-                "user stack size must be a multiple of 8 up to {MAX_USER_STACK}, not {}",
-                self.stack_user
-            )));
+        for i in 0..self.sources.len() {
+            let stack = self.shape(i).stack_user;
+            if stack & 7 != 0 || stack > MAX_USER_STACK {
+                return Err(Error::SampleConfig(format!(
+                    "user stack size must be a multiple of 8 up to {MAX_USER_STACK}, not {stack}"
+                )));
+            }
         }
         match self.rate {
             SampleRate::Period(0) | SampleRate::Frequency(0) => {
@@ -296,7 +345,8 @@ impl SamplerBuilder {
         Ok(())
     }
 
-    fn attr(&self, spec: &crate::source::ResolvedSource, sample_type: u64, tracking: bool) -> PerfEventAttr {
+    fn attr(&self, spec: &crate::source::ResolvedSource, i: usize, tracking: bool) -> PerfEventAttr {
+        let shape = self.shape(i);
         let mut flags = sys::ATTR_DISABLED | sys::ATTR_SAMPLE_ID_ALL;
         if matches!(
             self.target,
@@ -312,7 +362,11 @@ impl SamplerBuilder {
             flags |= sys::ATTR_EXCLUDE_USER;
         }
         if self.exclude_kernel || spec.exclude.kernel {
-            flags |= sys::ATTR_EXCLUDE_KERNEL;
+            // The kernel walks its own stack for a callchain even when
+            // kernel samples are excluded (`perf_callchain` only looks at
+            // exclude_callchain_kernel): a uprobe's sample would pay for
+            // unwinding the trap path on every hit, frames nobody reads.
+            flags |= sys::ATTR_EXCLUDE_KERNEL | sys::ATTR_EXCLUDE_CALLCHAIN_KERNEL;
         }
         if spec.exclude.hv {
             flags |= sys::ATTR_EXCLUDE_HV;
@@ -342,11 +396,11 @@ impl SamplerBuilder {
             config1: spec.config1,
             config2: spec.config2,
             sample_period: period,
-            sample_type,
+            sample_type: self.sample_type(i),
             flags,
             wakeup_events,
-            sample_regs_user: self.regs_user,
-            sample_stack_user: self.stack_user,
+            sample_regs_user: shape.regs_user,
+            sample_stack_user: shape.stack_user,
             sample_max_stack: self.max_stack.unwrap_or(0),
             ..PerfEventAttr::default()
         }
@@ -383,9 +437,14 @@ impl SamplerBuilder {
         // A thread of a process that exits while it is being opened is
         // skipped; the process must keep at least one.
         let skip_gone = matches!(self.target, SampleTarget::Process { .. });
-        let sample_type = self.sample_type();
-        let layout = RecordLayout::new(sample_type, 0, self.regs_user, true)
-            .map_err(|e| Error::SampleConfig(e.to_string()))?;
+        let layout_of = |i: usize| {
+            RecordLayout::new(self.sample_type(i), 0, self.shape(i).regs_user, true)
+                .map_err(|e| Error::SampleConfig(e.to_string()))
+        };
+        let layouts = Layouts {
+            per_source: (0..self.sources.len()).map(layout_of).collect::<Result<_, _>>()?,
+            common: layout_of(0)?,
+        };
         let mut sources = self.sources.clone();
         let mut resolved = Vec::with_capacity(sources.len());
         for s in &sources {
@@ -397,7 +456,7 @@ impl SamplerBuilder {
             ids: HashMap::new(),
             sources: Vec::new(),
             notes: Vec::new(),
-            layout,
+            layouts,
             stats: SamplerStats::default(),
             buf: Vec::new(),
             sorter: RecordSorter::new(),
@@ -410,7 +469,7 @@ impl SamplerBuilder {
         'units: for &(pid, cpu) in &units {
             let key = if cpu >= 0 { (-1, cpu) } else { (pid, -1) };
             for i in 0..sources.len() {
-                let attr = self.attr(&resolved[i], sample_type, self.track_tasks && i == 0);
+                let attr = self.attr(&resolved[i], i, self.track_tasks && i == 0);
                 let fd = match sys::perf_event_open(&attr, pid, cpu, None, 0) {
                     Ok(fd) => fd,
                     Err(e) if skip_gone && e.raw_os_error() == Some(libc::ESRCH) => {
@@ -426,7 +485,7 @@ impl SamplerBuilder {
                         ));
                         sources[i] = fallback;
                         resolved[i] = sources[i].resolve(&self.pmu_root)?;
-                        let attr = self.attr(&resolved[i], sample_type, self.track_tasks && i == 0);
+                        let attr = self.attr(&resolved[i], i, self.track_tasks && i == 0);
                         sys::perf_event_open(&attr, pid, cpu, None, 0)
                             .map_err(|e| self.open_error(e, &sources[i], pid, cpu))?
                     }
@@ -623,7 +682,7 @@ mod tests {
         let resolved = SampleSource::Event(spec)
             .resolve(Path::new("/nonexistent"))
             .unwrap();
-        let a = b.attr(&resolved, b.sample_type(), true);
+        let a = b.attr(&resolved, 0, true);
         for bit in [
             sys::ATTR_DISABLED,
             sys::ATTR_INHERIT,
@@ -653,10 +712,54 @@ mod tests {
         }
         // A software event has no RAW data unless asked.
         assert_eq!(st & SAMPLE_RAW, 0);
-        let tracking_off = b.attr(&resolved, st, false);
+        let tracking_off = b.attr(&resolved, 0, false);
         assert_eq!(
             tracking_off.flags & (sys::ATTR_MMAP2 | sys::ATTR_COMM | sys::ATTR_TASK),
             0
         );
+    }
+
+    #[test]
+    fn a_shaped_source_carries_only_what_it_asks_for() {
+        let ctx = EventContext::new(vec![], |_| None);
+        let spec = parse_events("cpu-clock", &ctx).unwrap()[0].events[0].clone();
+        let b = SamplerBuilder::new(SampleTarget::Task {
+            pid: 1,
+            inherit: true,
+        })
+        .callchain(true)
+        .user_regs(0b111)
+        .user_stack(512)
+        .source(SampleSource::Event(spec.clone()))
+        .shaped_source(
+            SampleSource::Event(spec.clone()),
+            SampleShape {
+                regs_user: 0b1,
+                ..SampleShape::default()
+            },
+        );
+        let resolved = SampleSource::Event(spec)
+            .resolve(Path::new("/nonexistent"))
+            .unwrap();
+        let (full, lean) = (b.attr(&resolved, 0, false), b.attr(&resolved, 1, false));
+        assert_ne!(full.sample_type & SAMPLE_CALLCHAIN, 0);
+        assert_eq!(lean.sample_type & (SAMPLE_CALLCHAIN | SAMPLE_STACK_USER), 0);
+        assert_eq!((lean.sample_regs_user, lean.sample_stack_user), (0b1, 0));
+        // What precedes the optional fields, and so every sample_id trailer,
+        // is the same for both.
+        let common = SAMPLE_IDENTIFIER | SAMPLE_IP | SAMPLE_TID | SAMPLE_TIME | SAMPLE_CPU | SAMPLE_PERIOD;
+        assert_eq!(full.sample_type & common, lean.sample_type & common);
+        let bad = SamplerBuilder::new(SampleTarget::Task {
+            pid: 1,
+            inherit: true,
+        })
+        .shaped_source(
+            SampleSource::Event(b.sources[0].spec().unwrap().clone()),
+            SampleShape {
+                stack_user: 12,
+                ..SampleShape::default()
+            },
+        );
+        assert!(matches!(bad.check(), Err(Error::SampleConfig(_))));
     }
 }

@@ -398,6 +398,62 @@ fn uprobe_pmu_fires_once_per_call_with_a_callchain() {
 }
 
 #[test]
+fn sources_with_their_own_shapes_share_a_ring_and_parse_by_their_own_layout() {
+    if !may_sample() || !uprobe_available() {
+        return;
+    }
+    let Some(arch) = RegisterArch::native() else {
+        eprintln!("SKIPPED: no user register set for this architecture");
+        return;
+    };
+    let prog = sample_hot();
+    let offset = file_offset(&prog, "ping");
+    let (mut entries, mut returns) = (Vec::new(), Vec::new());
+    const N: usize = 29;
+    let lean = ftr_pmu::SampleShape {
+        regs_user: arch.call_mask(),
+        ..Default::default()
+    };
+    let run = sample_command(
+        &[prog.to_str().unwrap(), "calls", &N.to_string()],
+        |b| {
+            // The entry carries registers, callchain and stack; the return
+            // only registers: samples of both kinds interleave in one ring.
+            b.source(SampleSource::uprobe(&prog, offset, false))
+                .shaped_source(SampleSource::uprobe(&prog, offset, true), lean)
+                .callchain(true)
+                .user_regs(arch.call_mask())
+                .user_stack(64)
+                .track_tasks(true)
+        },
+        |r, o| {
+            if let Record::Sample(s) = r {
+                let regs = s.regs_user.as_ref().unwrap();
+                match o.event {
+                    Some(0) => {
+                        assert!(s.callchain.is_some() && s.stack_user.is_some());
+                        entries.push((s.time.unwrap(), arch.argument(regs, 0).unwrap()));
+                    }
+                    Some(1) => {
+                        assert!(s.callchain.is_none() && s.stack_user.is_none(), "a lean sample");
+                        returns.push((s.time.unwrap(), arch.return_value(regs).unwrap()));
+                    }
+                    other => panic!("sample from event {other:?}"),
+                }
+            }
+        },
+    );
+    assert_eq!(run.stdout.trim(), N.to_string());
+    entries.sort_unstable();
+    returns.sort_unstable();
+    let args: Vec<u64> = entries.iter().map(|e| e.1).collect();
+    let values: Vec<u64> = returns.iter().map(|r| r.1).collect();
+    assert_eq!(args, (0..N as u64).collect::<Vec<_>>());
+    assert_eq!(values, (0..N as u64).map(|i| 2 * i + 1).collect::<Vec<_>>());
+    assert_eq!(run.sampler.stats().lost, 0);
+}
+
+#[test]
 fn a_one_page_ring_overflows_into_counted_lost_records() {
     if !may_sample() || !uprobe_available() {
         return;

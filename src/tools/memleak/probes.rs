@@ -6,7 +6,7 @@
 use super::allocators::{AllocFn, Kind, FUNCTIONS};
 use crate::tools::common::uprobe_sources::sampled_uprobe;
 use anyhow::{anyhow, Result};
-use ftr_pmu::{RegisterArch, SampleRate, SampleTarget, Sampler, SamplerBuilder};
+use ftr_pmu::{RegisterArch, SampleRate, SampleShape, SampleTarget, Sampler, SamplerBuilder};
 use ftr_symbols::{find_library, resolve_uprobe, ErrorKind, ProbeContext};
 use ftr_tracefs::{ProbeGroup, TracingDir};
 use std::path::PathBuf;
@@ -103,6 +103,24 @@ pub fn plan(obj: &str, pid: Option<u32>) -> Result<Plan> {
     })
 }
 
+/// What a hit of `kind`'s entry (or return) must carry: arguments at
+/// entries, the return value and the stack at returns (one callchain per
+/// allocation, where it is recorded), and the stack words posix_memalign
+/// stored its block through. Frees and entries skip the callchain walk,
+/// two of a malloc/free pair's three hits.
+fn shape(kind: Kind, ret: bool, arch: RegisterArch) -> SampleShape {
+    SampleShape {
+        callchain: ret,
+        raw: false,
+        regs_user: arch.call_mask(),
+        stack_user: if ret && kind == Kind::PosixMemalign {
+            MEMPTR_STACK
+        } else {
+            0
+        },
+    }
+}
+
 /// Opens every probe of `plan` on `target`, disabled (or enabled by the
 /// command's exec with `on_exec`): every hit is a sample with the thread,
 /// time, argument/return registers and the user callchain. The probes are
@@ -117,13 +135,9 @@ pub fn open(
     on_exec: bool,
     ring_pages: usize,
 ) -> Result<Sampler> {
-    let memalign = plan.probed.iter().any(|p| p.func.kind == Kind::PosixMemalign);
     let mut b = SamplerBuilder::new(target)
-        .user_stack(if memalign { MEMPTR_STACK } else { 0 })
         .rate(SampleRate::Period(1))
-        .callchain(true)
         .exclude_kernel(true)
-        .user_regs(arch.call_mask())
         .track_tasks(true)
         .ring_pages(ring_pages)
         .enable_on_exec(on_exec);
@@ -131,7 +145,8 @@ pub fn open(
         let p = &plan.probed[i];
         let target = format!("{}:{:#x}", plan.library.display(), p.offset);
         let event = format!("{}_{n}{}", p.func.name, if ret { "_ret" } else { "" });
-        b = b.source(sampled_uprobe(tracing, group, &event, &target, ret)?);
+        let source = sampled_uprobe(tracing, group, &event, &target, ret)?;
+        b = b.shaped_source(source, shape(p.func.kind, ret, arch));
     }
     b.open().map_err(|e| {
         let text = e.to_string();
