@@ -185,6 +185,33 @@ impl GuestOutput {
         let lines: Vec<&str> = self.console.lines().collect();
         lines[lines.len().saturating_sub(25)..].join("\n")
     }
+
+    /// A guest file with its `.err` companion (for a `.out`), the script's
+    /// stderr and the console's end: what an assertion message needs.
+    pub fn context(&self, file: &str) -> String {
+        let err = file.replace(".out", ".err");
+        let err = if err != file {
+            format!("\n{err}: {}", self.file(&err))
+        } else {
+            String::new()
+        };
+        format!(
+            "{file}: {}{err}\nscript stderr: {}\nconsole:\n{}",
+            self.file(file),
+            self.stderr,
+            self.console_tail()
+        )
+    }
+
+    /// Prints how long the boot took and the guest's uptime after each
+    /// step (the script's `times` file), for the test log.
+    pub fn log_timing(&self, label: &str) {
+        eprintln!(
+            "{label} run took {:.1} s; guest uptime after each step:\n{}",
+            self.secs,
+            self.file("times")
+        );
+    }
 }
 
 /// ../shared/qemu-kernel.sh next to the repository, else /work/shared's.

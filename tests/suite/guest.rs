@@ -48,23 +48,13 @@ fn guest() -> Option<&'static GuestOutput> {
     .as_ref()
 }
 
-/// The guest's console and files, for assertion messages.
-fn context(g: &GuestOutput, file: &str) -> String {
-    format!(
-        "{file}: {}\nscript stderr: {}\nconsole:\n{}",
-        g.file(file),
-        g.stderr,
-        g.console_tail()
-    )
-}
-
 #[test]
 fn doctor_proves_kprobes_and_function_graph_on_6_1() {
     let Some(g) = guest() else { return };
-    assert!(g.file("uname").starts_with("6.1."), "{}", context(g, "uname"));
-    assert_eq!(g.file("doctor.rc").trim(), "0", "{}", context(g, "doctor.err"));
+    assert!(g.file("uname").starts_with("6.1."), "{}", g.context("uname"));
+    assert_eq!(g.file("doctor.rc").trim(), "0", "{}", g.context("doctor.err"));
     let v: serde_json::Value = serde_json::from_str(&g.file("doctor.json"))
-        .unwrap_or_else(|e| panic!("doctor --json: {e}\n{}", context(g, "doctor.json")));
+        .unwrap_or_else(|e| panic!("doctor --json: {e}\n{}", g.context("doctor.json")));
     let f = &v["features"];
     for name in [
         "instances",
@@ -97,20 +87,20 @@ fn doctor_proves_kprobes_and_function_graph_on_6_1() {
 #[test]
 fn tp_prints_an_exec_in_the_guest() {
     let Some(g) = guest() else { return };
-    assert_eq!(g.file("tp.rc").trim(), "0", "{}", context(g, "tp.err"));
+    assert_eq!(g.file("tp.rc").trim(), "0", "{}", g.context("tp.err"));
     let out = g.file("tp.out");
     assert!(
         out.lines()
             .any(|l| l.contains("sched_process_exec") && l.contains("/bin/true")),
         "{}",
-        context(g, "tp.out")
+        g.context("tp.out")
     );
 }
 
 #[test]
 fn guest_is_left_clean() {
     let Some(g) = guest() else { return };
-    assert_eq!(g.status, Some(0), "{}", context(g, "stdout"));
+    assert_eq!(g.status, Some(0), "{}", g.context("stdout"));
     let cur = g.file("current_tracer.after");
     assert_eq!(cur.trim(), "nop", "top-level tracer left: {cur}");
     // The tracer trials narrow the top-level filter to one function (6.1
@@ -133,6 +123,6 @@ fn guest_is_left_clean() {
     assert!(
         g.dir.join("uprobe_events.after").exists(),
         "{}",
-        context(g, "stdout")
+        g.context("stdout")
     );
 }

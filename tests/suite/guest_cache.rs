@@ -84,11 +84,7 @@ fn guest() -> Option<&'static GuestOutput> {
         let run = run_in_guest_env(&script, &[("SMP", "1")]);
         let _ = std::fs::remove_file(&big);
         let run = run?;
-        eprintln!(
-            "guest run took {:.1} s; guest uptime after each step:\n{}",
-            run.secs,
-            run.file("times")
-        );
+        run.log_timing("guest");
         for name in ["kprobe", "function"] {
             for w in ["cold", "warm", "write"] {
                 let f = format!("{name}.{w}.out");
@@ -100,24 +96,13 @@ fn guest() -> Option<&'static GuestOutput> {
     .as_ref()
 }
 
-fn context(g: &GuestOutput, file: &str) -> String {
-    let err = file.replace(".out", ".err");
-    format!(
-        "{file}: {}\n{err}: {}\nscript stderr: {}\nconsole:\n{}",
-        g.file(file),
-        g.file(&err),
-        g.stderr,
-        g.console_tail()
-    )
-}
-
 /// HITS MISSES DIRTIES HITRATIO of a run's final line.
 fn counts(g: &GuestOutput, name: &str) -> (u64, u64, u64, f64) {
     let file = format!("{name}.out");
-    assert_eq!(g.file(&format!("{name}.rc")).trim(), "0", "{}", context(g, &file));
+    assert_eq!(g.file(&format!("{name}.rc")).trim(), "0", "{}", g.context(&file));
     let text = g.file(&file);
     let w: Vec<&str> = text.lines().last().unwrap_or("").split_whitespace().collect();
-    assert_eq!(w.len(), 6, "{}", context(g, &file));
+    assert_eq!(w.len(), 6, "{}", g.context(&file));
     let n = |i: usize| w[i].parse::<u64>().unwrap();
     (n(0), n(1), n(2), w[3].trim_end_matches('%').parse().unwrap())
 }
@@ -131,7 +116,7 @@ fn check_method(g: &GuestOutput, method: &str, says: &str) {
     assert!(
         err.contains(&format!("Tracing the page cache through {says} (")),
         "{}",
-        context(g, &format!("{method}.cold.out"))
+        g.context(&format!("{method}.cold.out"))
     );
     let (_, misses, _, _) = counts(g, &format!("{method}.cold"));
     assert!(
@@ -179,7 +164,7 @@ fn function_tracer_counts_the_same_when_forced() {
 #[test]
 fn tracepoint_method_names_what_6_1_lacks() {
     let Some(g) = guest() else { return };
-    assert_eq!(g.file("tp.rc").trim(), "1", "{}", context(g, "tp.out"));
+    assert_eq!(g.file("tp.rc").trim(), "1", "{}", g.context("tp.out"));
     let err = g.file("tp.err");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
@@ -195,13 +180,13 @@ fn guest_cache_leaves_nothing_after_ctrl_c_or_sigkill() {
     assert!(
         g.file("kill.instances").lines().any(|l| l.starts_with("ftr-")),
         "an instance while the function method ran: {}",
-        context(g, "kill.out")
+        g.context("kill.out")
     );
-    assert_eq!(g.file("reclaim.rc").trim(), "0", "{}", context(g, "reclaim.out"));
+    assert_eq!(g.file("reclaim.rc").trim(), "0", "{}", g.context("reclaim.out"));
     assert!(
         g.file("reclaim.err").contains("ftr: reclaimed instance ftr-"),
         "{}",
-        context(g, "reclaim.out")
+        g.context("reclaim.out")
     );
     assert_eq!(g.file("current_tracer.after").trim(), "nop");
     let filter = g.file("set_ftrace_filter.after");
@@ -221,6 +206,6 @@ fn guest_cache_leaves_nothing_after_ctrl_c_or_sigkill() {
     assert!(
         g.dir.join("uprobe_events.after").exists(),
         "{}",
-        context(g, "stdout")
+        g.context("stdout")
     );
 }

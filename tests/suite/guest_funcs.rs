@@ -80,23 +80,10 @@ fn guest() -> Option<&'static GuestOutput> {
         let script = format!("PROG={}\n{}", prog.display(), SCRIPT).replace("__READS__", &READS.to_string());
         // One vCPU: see run_in_guest_env.
         let run = run_in_guest_env(&script, &[("SMP", "1")])?;
-        eprintln!(
-            "guest_funcs run took {:.1} s; guest uptime after each step:\n{}",
-            run.secs,
-            run.file("times")
-        );
+        run.log_timing("guest_funcs");
         Some(run)
     })
     .as_ref()
-}
-
-fn context(g: &GuestOutput, file: &str) -> String {
-    format!(
-        "{file}: {}\nscript stderr: {}\nconsole:\n{}",
-        g.file(file),
-        g.stderr,
-        g.console_tail()
-    )
 }
 
 /// The global state a step left: nothing of ftr's.
@@ -126,7 +113,7 @@ fn assert_clean(g: &GuestOutput, step: &str) {
     assert!(
         g.dir.join(format!("{step}.tracer")).exists(),
         "{}",
-        context(g, "stdout")
+        g.context("stdout")
     );
     // funcgraph grows the top-level buffer to 4096 KB per CPU; the first
     // tracer selected in any instance (the capability trial) turns the
@@ -142,15 +129,15 @@ fn assert_clean(g: &GuestOutput, step: &str) {
 #[test]
 fn funcgraph_shows_the_vfs_read_tree_of_cat() {
     let Some(g) = guest() else { return };
-    assert_eq!(g.file("fg.rc").trim(), "0", "{}", context(g, "fg.err"));
+    assert_eq!(g.file("fg.rc").trim(), "0", "{}", g.context("fg.err"));
     let out = g.file("fg.out");
     // The first record is cat's first vfs_read: nothing lost before it.
     assert!(
         out.lines().next().is_some_and(|l| l.ends_with("|  vfs_read() {")),
         "the output does not start with a vfs_read tree\n{}",
-        context(g, "fg.out")
+        g.context("fg.out")
     );
-    assert!(!g.file("fg.err").contains("LOST"), "{}", context(g, "fg.err"));
+    assert!(!g.file("fg.err").contains("LOST"), "{}", g.context("fg.err"));
     // Callees at depth 1 with durations, and the closing brace with the total.
     assert!(
         out.lines()
@@ -167,7 +154,7 @@ fn funcgraph_shows_the_vfs_read_tree_of_cat() {
 #[test]
 fn funccount_counts_the_workloads_reads() {
     let Some(g) = guest() else { return };
-    assert_eq!(g.file("fc.rc").trim(), "0", "{}", context(g, "fc.err"));
+    assert_eq!(g.file("fc.rc").trim(), "0", "{}", g.context("fc.err"));
     let out = g.file("fc.out");
     let count = out
         .lines()
@@ -175,7 +162,7 @@ fn funccount_counts_the_workloads_reads() {
             let mut w = l.split_whitespace();
             (w.next()? == "vfs_read").then(|| w.next()?.parse::<u64>().ok())?
         })
-        .unwrap_or_else(|| panic!("no vfs_read row\n{}", context(g, "fc.out")));
+        .unwrap_or_else(|| panic!("no vfs_read row\n{}", g.context("fc.out")));
     eprintln!("funccount vfs_read for the workload: {count} (it made {READS} preads)");
     assert!(
         (READS..=READS + 20).contains(&count),
@@ -188,7 +175,7 @@ fn funccount_counts_the_workloads_reads() {
 #[test]
 fn kprobe_prints_the_opened_file_name() {
     let Some(g) = guest() else { return };
-    assert_eq!(g.file("kp.rc").trim(), "0", "{}", context(g, "kp.err"));
+    assert_eq!(g.file("kp.rc").trim(), "0", "{}", g.context("kp.err"));
     let file = g.file("kp.file");
     let file = file.trim();
     let out = g.file("kp.out");
@@ -196,7 +183,7 @@ fn kprobe_prints_the_opened_file_name() {
         out.lines()
             .any(|l| l.contains("(do_sys_openat2+0x0/") && l.contains(&format!("filename=\"{file}\""))),
         "no event for {file}\n{}",
-        context(g, "kp.out")
+        g.context("kp.out")
     );
     assert_clean(g, "kp");
 }
@@ -232,13 +219,13 @@ fn sigkilled_kprobe_and_funcgraph_are_reclaimed_by_doctor() {
     assert!(
         out.lines().any(|l| l.contains("<- vfs_read) ret=1")),
         "no return-probe event before the kill\n{}",
-        context(g, "kr.err")
+        g.context("kr.err")
     );
     assert_eq!(
         g.file("killed-fg.tracer").trim(),
         "function_graph",
         "the killed funcgraph's tracer should still be on\n{}",
-        context(g, "kg.err")
+        g.context("kg.err")
     );
     assert!(
         g.file("killed-fg.journals").contains("top-level-"),
@@ -249,7 +236,7 @@ fn sigkilled_kprobe_and_funcgraph_are_reclaimed_by_doctor() {
         left.contains("ftr_"),
         "the killed run's probe should still be there: {left}"
     );
-    assert_eq!(g.file("doctor.rc").trim(), "0", "{}", context(g, "doctor.err"));
+    assert_eq!(g.file("doctor.rc").trim(), "0", "{}", g.context("doctor.err"));
     let journals = g.file("final.journals");
     assert!(!journals.contains("top-level-"), "journals left: {journals}");
     assert_clean(g, "final");

@@ -41,23 +41,10 @@ fn guest() -> Option<&'static GuestOutput> {
         // One vCPU: see run_in_guest_env (function_graph's text patching
         // under two TCG vCPUs can stall the guest).
         let run = run_in_guest_env(SCRIPT, &[("SMP", "1")])?;
-        eprintln!(
-            "guest run took {:.1} s; guest uptime after each step:\n{}",
-            run.secs,
-            run.file("times")
-        );
+        run.log_timing("guest");
         Some(run)
     })
     .as_ref()
-}
-
-fn context(g: &GuestOutput, file: &str) -> String {
-    format!(
-        "{file}: {}\nscript stderr: {}\nconsole:\n{}",
-        g.file(file),
-        g.stderr,
-        g.console_tail()
-    )
 }
 
 /// `ftr report` of a file the guest wrote, compared with `trace-cmd
@@ -91,7 +78,7 @@ fn report_both(g: &GuestOutput, name: &str) -> String {
 #[test]
 fn function_graph_records_the_vfs_read_tree_that_trace_cmd_reads_alike() {
     let Some(g) = guest() else { return };
-    assert_eq!(g.file("fg.rc").trim(), "0", "{}", context(g, "fg.err"));
+    assert_eq!(g.file("fg.rc").trim(), "0", "{}", g.context("fg.err"));
     let err = g.file("fg.err");
     assert!(err.contains("using the top-level buffer"), "{err}");
 
@@ -125,7 +112,7 @@ fn function_graph_records_the_vfs_read_tree_that_trace_cmd_reads_alike() {
 #[test]
 fn function_tracer_records_vfs_calls_that_trace_cmd_reads_alike() {
     let Some(g) = guest() else { return };
-    assert_eq!(g.file("fn.rc").trim(), "0", "{}", context(g, "fn.err"));
+    assert_eq!(g.file("fn.rc").trim(), "0", "{}", g.context("fn.err"));
     let ours = report_both(g, "fn.dat");
     assert!(
         ours.lines()
@@ -139,7 +126,7 @@ fn function_tracer_records_vfs_calls_that_trace_cmd_reads_alike() {
 fn busy_top_level_is_refused_untouched() {
     let Some(g) = guest() else { return };
     let err = g.file("busy.err");
-    assert_eq!(g.file("busy.rc").trim(), "1", "{}", context(g, "busy.err"));
+    assert_eq!(g.file("busy.rc").trim(), "1", "{}", g.context("busy.err"));
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("current_tracer is function"), "{err}");
     assert_eq!(g.file("busy.current_tracer").trim(), "function");
@@ -149,7 +136,7 @@ fn busy_top_level_is_refused_untouched() {
 #[test]
 fn guest_record_leaves_tracing_as_found() {
     let Some(g) = guest() else { return };
-    assert_eq!(g.status, Some(0), "{}", context(g, "stdout"));
+    assert_eq!(g.status, Some(0), "{}", g.context("stdout"));
     assert_eq!(g.file("current_tracer.after").trim(), "nop");
     for f in ["set_ftrace_filter.after", "set_graph_function.after"] {
         let text = g.file(f);
@@ -162,5 +149,5 @@ fn guest_record_leaves_tracing_as_found() {
         !inst.lines().any(|l| l.starts_with("ftr")),
         "instances left: {inst}"
     );
-    assert!(g.dir.join("instances.after").exists(), "{}", context(g, "stdout"));
+    assert!(g.dir.join("instances.after").exists(), "{}", g.context("stdout"));
 }
