@@ -21,6 +21,7 @@ mod suite {
     pub mod kept;
     pub mod list;
     pub mod memleak;
+    pub mod memleak_kernel;
     pub mod offcputime;
     pub mod profile;
     pub mod record_tracer;
