@@ -189,14 +189,14 @@ fn text_report_has_bccs_layout_with_kernel_frames() {
         .filter(|l| l.ends_with("allocations from stack"))
         .count();
     assert!((1..=2).contains(&heads), "{text}");
-    // Frames: address, then `func+0xoff` as BCC's ksym prints them.
+    // Frames: address, then `func+0xoff [kernel]` as BCC 0.26 prints them.
     let frame = lines[3];
     let (addr, sym) = frame
         .strip_prefix("\t\t0x")
         .and_then(|f| f.split_once('\t'))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(addr.starts_with("ffff"), "a kernel address: {text}");
-    assert!(sym.contains("+0x") && !sym.contains(' '), "{text}");
+    assert!(sym.contains("+0x") && sym.ends_with(']'), "{text}");
 }
 
 #[test]

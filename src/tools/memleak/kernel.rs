@@ -13,7 +13,7 @@ use crate::pipeline::stop::Stop;
 use crate::tools::Global;
 use anyhow::{anyhow, bail, Context, Result};
 use ftr_pmu::{online_cpus, Origin, Record, SampleRate, SampleSource, SampleTarget, Sampler, SamplerBuilder};
-use ftr_symbols::{Frame, Symbolizer};
+use ftr_symbols::Symbolizer;
 use ftr_tracefs::format::Schema;
 use ftr_tracefs::{Endian, TracingDir};
 use std::io::{self, BufWriter, Write};
@@ -114,14 +114,6 @@ impl State {
     }
 }
 
-/// A kernel frame as BCC prints it: `func+0xoff`, without the module.
-fn frame_text(f: &Frame) -> String {
-    match &f.function {
-        Some(func) => format!("{func}+{:#x}", f.offset),
-        None => f.to_string(),
-    }
-}
-
 fn build_report(st: &mut State, sym: &mut Symbolizer, a: &Args, lost: u64) -> Report {
     let now_ms = summary::now_ms(&mut st.tracker, st.last);
     let out = summary::outstanding(&st.tracker, now_ms, a.older, a);
@@ -136,7 +128,7 @@ fn build_report(st: &mut State, sym: &mut Symbolizer, a: &Args, lost: u64) -> Re
                 frames: sym
                     .kernel_stack(ips)
                     .iter()
-                    .map(|f| (f.addr, frame_text(f)))
+                    .map(|f| (f.addr, f.to_string()))
                     .collect(),
             }
         })
@@ -254,6 +246,18 @@ fn trace(
             return Ok(());
         }
         if Instant::now() >= next {
+            if printed == 0 && sampler.stats().samples == 0 {
+                // A busy kernel allocates thousands of times a second.
+                // None at all: a BPF program on these tracepoints that
+                // returns 0 (BCC memleak's do) makes the kernel drop the
+                // perf samples too (perf_trace_run_bpf_submit).
+                eprintln!(
+                    "ftr: memleak: WARNING: no kmem tracepoint hit reached ftr in {} s; if another tracer \
+                     (e.g. BCC memleak) has BPF programs on the kmem tracepoints, the kernel discards \
+                     perf's samples of them: stop it first",
+                    a.interval
+                );
+            }
             let r = build_report(st, sym, a, lost(sampler));
             print_report(out, a, &r)?;
             printed += 1;
