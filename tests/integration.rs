@@ -15,6 +15,7 @@ mod suite {
     pub mod guest;
     pub mod guest_cache;
     pub mod guest_funcs;
+    pub mod guest_memleak;
     pub mod guest_record;
     pub mod guest_sampling;
     pub mod instance;

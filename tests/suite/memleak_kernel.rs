@@ -361,3 +361,29 @@ fn kmem_formats_from_3_10_to_6_18_decode() {
         );
     }
 }
+
+#[test]
+fn doctor_names_kernel_modes_mechanism() {
+    if !usable() {
+        return;
+    }
+    let out = ftr().args(["doctor", "--json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let memleak = v["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "memleak")
+        .expect("doctor lists memleak");
+    let kernel = memleak["mechanisms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["need"] == "kernel allocations")
+        .unwrap_or_else(|| panic!("{memleak}"));
+    assert_eq!(
+        kernel["using"], "kmem tracepoints sampled through perf (kernel mode)",
+        "{memleak}"
+    );
+}
