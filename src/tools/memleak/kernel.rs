@@ -164,10 +164,15 @@ pub fn run(g: &Global, a: &Args) -> Result<ExitCode> {
         .map_or(4096, |p| p as u64);
     let ev = events(&tracing, a.percpu, page_size)?;
     if !ev.missing.is_empty() {
+        let folded = ev.missing.iter().any(|m| m.ends_with("_node"));
         eprintln!(
-            "ftr: memleak: not on this kernel, not traced: {} (kmalloc_node and kmem_cache_alloc_node were \
-             folded into kmalloc and kmem_cache_alloc in 6.0)",
-            ev.missing.join(", ")
+            "ftr: memleak: not on this kernel, not traced: {}{}",
+            ev.missing.join(", "),
+            if folded {
+                " (the _node events were folded into kmalloc and kmem_cache_alloc in 6.0)"
+            } else {
+                ""
+            }
         );
     }
     let cpus = online_cpus().context("listing online CPUs")?;
