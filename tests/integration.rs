@@ -15,12 +15,14 @@ mod suite {
     pub mod guest;
     pub mod guest_cache;
     pub mod guest_funcs;
+    pub mod guest_memleak;
     pub mod guest_record;
     pub mod guest_sampling;
     pub mod instance;
     pub mod kept;
     pub mod list;
     pub mod memleak;
+    pub mod memleak_kernel;
     pub mod offcputime;
     pub mod profile;
     pub mod record_tracer;

@@ -127,6 +127,7 @@ pub struct SamplerBuilder {
     shapes: Vec<Option<SampleShape>>,
     rate: SampleRate,
     callchain: bool,
+    user_callchain: bool,
     max_stack: Option<u16>,
     raw: Option<bool>,
     regs_user: u64,
@@ -150,6 +151,7 @@ impl SamplerBuilder {
             shapes: Vec::new(),
             rate: SampleRate::Period(1),
             callchain: false,
+            user_callchain: true,
             max_stack: None,
             raw: None,
             regs_user: 0,
@@ -191,6 +193,14 @@ impl SamplerBuilder {
     /// Records callchains (PERF_SAMPLE_CALLCHAIN), kernel and user.
     pub fn callchain(mut self, on: bool) -> SamplerBuilder {
         self.callchain = on;
+        self
+    }
+
+    /// With `false`, callchains stop at the kernel's entry
+    /// (`exclude_callchain_user`): tools that show kernel stacks only
+    /// save the user walk and its ring space on every sample.
+    pub fn user_callchain(mut self, on: bool) -> SamplerBuilder {
+        self.user_callchain = on;
         self
     }
 
@@ -370,6 +380,9 @@ impl SamplerBuilder {
         }
         if spec.exclude.hv {
             flags |= sys::ATTR_EXCLUDE_HV;
+        }
+        if self.callchain && !self.user_callchain {
+            flags |= sys::ATTR_EXCLUDE_CALLCHAIN_USER;
         }
         flags |= u64::from(spec.precise.min(3)) << sys::ATTR_PRECISE_IP_SHIFT;
         if tracking {

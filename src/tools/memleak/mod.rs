@@ -5,9 +5,12 @@
 //! BPF and nothing in uprobe_events is needed.
 
 mod allocators;
+mod kernel;
+pub mod kmem;
 mod maps;
 mod probes;
 mod render;
+mod summary;
 mod tracker;
 
 use crate::pipeline::plan::{alt, need, Mechanism as M, ProbePlan};
@@ -34,7 +37,9 @@ const EXAMPLES: &str = "EXAMPLES:
     ftr memleak -c './allocs 100'         # run the command, report when it exits
     ftr memleak -p 1234 -o 60000          # only allocations older than a minute
     ftr memleak -p 1234 -s 5              # trace roughly every 5th allocation
-    ftr memleak -p 1234 -O jemalloc       # probe jemalloc instead of libc";
+    ftr memleak -p 1234 -O jemalloc       # probe jemalloc instead of libc
+    ftr memleak                           # outstanding kernel allocations (kernel mode)
+    ftr memleak --percpu -o 0 10 1        # kernel mode with per-CPU allocations, one report";
 
 /// Report order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -47,7 +52,7 @@ pub enum SortKey {
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = EXAMPLES,
-    group(clap::ArgGroup::new("target").required(true).multiple(false).args(["pid", "command"]))
+    group(clap::ArgGroup::new("target").multiple(false).args(["pid", "command"]))
 )]
 pub struct Args {
     /// Trace process PID (and the threads it starts).
@@ -86,6 +91,9 @@ pub struct Args {
     /// Print each report as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Kernel mode (no -p/-c): trace per-CPU allocations too.
+    #[arg(long, conflicts_with = "target")]
+    pub percpu: bool,
     /// Print a report every INTERVAL seconds.
     #[arg(value_name = "INTERVAL", default_value_t = 5.0)]
     pub interval: f64,
@@ -94,9 +102,21 @@ pub struct Args {
     pub count: Option<u64>,
 }
 
-/// What memleak needs: the uprobe PMU (with perf sampling for registers
-/// and callchains) on the allocator.
+/// What memleak needs: uprobes on the allocator (sampled through perf
+/// for registers and callchains) with -p/-c; without, the kmem
+/// tracepoints sampled through perf.
 pub fn plan() -> ProbePlan {
+    ProbePlan {
+        needs: user_plan()
+            .needs
+            .into_iter()
+            .chain([kernel::allocations_need()])
+            .collect(),
+    }
+}
+
+/// What user mode (-p/-c) needs.
+fn user_plan() -> ProbePlan {
     ProbePlan {
         needs: vec![need(
             "allocations",
@@ -222,44 +242,9 @@ impl State {
 /// `older_ms` (0 when the traced command has exited: nothing can free
 /// them any more), symbolized.
 fn build_report(st: &mut State, sym: &mut Symbolizer, a: &Args, older_ms: u64, lost: u64) -> Report {
-    let t = &mut st.tracker;
-    let now_ms = st
-        .last
-        .map(|(time, at)| {
-            let now = time.saturating_add(at.elapsed().as_nanos() as u64);
-            u64::from(t.age_base_ms(now))
-        })
-        .unwrap_or(0);
-    let mut per_stack: HashMap<u32, (u64, u64)> = HashMap::new();
-    let mut addresses = a.show_allocs.then(Vec::new);
-    if a.combined_only {
-        for (id, bytes, n) in t.combined() {
-            per_stack.insert(id, (bytes, n));
-        }
-        addresses = None;
-    } else {
-        for (addr, b) in t.blocks() {
-            if now_ms.saturating_sub(u64::from(b.born_ms)) < older_ms {
-                continue;
-            }
-            let e = per_stack.entry(b.stack).or_default();
-            e.0 += b.size;
-            e.1 += 1;
-            if let Some(v) = addresses.as_mut() {
-                v.push((addr, b.size));
-            }
-        }
-    }
-    if let Some(v) = addresses.as_mut() {
-        v.sort_by_key(|&(addr, size)| (size, addr));
-    }
-    let mut stacks: Vec<(u32, u64, u64)> = per_stack.into_iter().map(|(id, (b, n))| (id, b, n)).collect();
-    stacks.sort_by_key(|&(id, b, n)| match a.sort {
-        SortKey::Size => (b, n, id),
-        SortKey::Count => (n, b, id),
-    });
-    let skip = stacks.len().saturating_sub(a.top);
-    let lines = stacks[skip..]
+    let now_ms = summary::now_ms(&mut st.tracker, st.last);
+    let summary::Outstanding { stacks, addresses } = summary::outstanding(&st.tracker, now_ms, older_ms, a);
+    let lines = stacks
         .iter()
         .map(|&(id, bytes, allocations)| {
             let (pid, ips) = st.tracker.stacks.get(id);
@@ -308,11 +293,14 @@ fn print_report(out: &mut dyn Write, a: &Args, r: &Report) -> io::Result<()> {
 /// Runs memleak.
 pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     validate(&a)?;
+    if a.pid.is_none() && a.command.is_none() {
+        return kernel::run(g, &a);
+    }
     let arch = RegisterArch::native()
         .ok_or_else(|| anyhow!("memleak: no user register layout for this architecture"))?;
     let tracing = g.tracing().map_err(|e| format!("{e:#}"));
     let env = crate::pipeline::plan::KernelEnv::new(tracing);
-    let res = plan().resolve(&env);
+    let res = user_plan().resolve(&env);
     if let Some(e) = res.error() {
         bail!("memleak: {e}");
     }
@@ -354,7 +342,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
             pid: p as i32,
             inherit: true,
         },
-        (None, None) => unreachable!("clap requires -p or -c"),
+        (None, None) => unreachable!("kernel mode returned above"),
     };
     let tracing = g.tracing_for_writing()?;
     let group = ProbeGroup::new(&tracing);
@@ -423,19 +411,7 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         );
     }
     if g.verbose > 0 {
-        let t = &st.tracker;
-        eprintln!(
-            "ftr: memleak: {} allocations, {} frees, {} untracked frees, {} unpaired returns; {} outstanding in a \
-             {}-byte table ({} bytes each), {} stacks",
-            t.counts.allocations,
-            t.counts.frees,
-            t.counts.untracked_frees,
-            t.counts.unpaired_returns,
-            t.outstanding(),
-            t.table_bytes(),
-            t.table_bytes().checked_div(t.outstanding()).unwrap_or(0),
-            t.stacks.len()
-        );
+        eprintln!("ftr: memleak: {}", st.tracker.counts_line());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -124,11 +124,7 @@ impl Tracker {
             self.free(addr);
         }
         let Some(size) = size else { return };
-        let f = self.filters;
-        if f.min_size.is_some_and(|m| size < m) || f.max_size.is_some_and(|m| size > m) {
-            return;
-        }
-        if f.sample_every > 1 && !time_ns.is_multiple_of(f.sample_every) {
+        if !self.keeps(size, time_ns) {
             return;
         }
         self.pending.insert((tid, kind), Pending { size, memptr });
@@ -150,6 +146,28 @@ impl Tracker {
             self.counts.unpaired_returns += 1;
             return;
         };
+        self.insert(pid, addr, p.size, ips, time_ns);
+    }
+
+    /// A block allocated and returned in one event (a kernel allocator's
+    /// tracepoint): filtered as [`Tracker::entry`] filters, then recorded
+    /// under stack `ips` of `pid` (0 for kernel stacks, which BCC's
+    /// kernel mode does not split by process either).
+    pub fn allocated(&mut self, pid: u32, addr: u64, size: u64, ips: &[u64], time_ns: u64) {
+        if !self.keeps(size, time_ns) {
+            return;
+        }
+        self.insert(pid, addr, size, ips, time_ns);
+    }
+
+    /// Whether the filters keep an allocation of `size` made at `time_ns`.
+    fn keeps(&self, size: u64, time_ns: u64) -> bool {
+        let f = self.filters;
+        let sized = f.min_size.is_none_or(|m| size >= m) && f.max_size.is_none_or(|m| size <= m);
+        sized && (f.sample_every <= 1 || time_ns.is_multiple_of(f.sample_every))
+    }
+
+    fn insert(&mut self, pid: u32, addr: u64, size: u64, ips: &[u64], time_ns: u64) {
         let stack = self.stacks.intern(pid, ips);
         if self.combined.len() <= stack as usize {
             self.combined.resize(stack as usize + 1, (0, 0));
@@ -157,18 +175,11 @@ impl Tracker {
         let born_ms = self.age_base_ms(time_ns);
         // An address handed out again without a free seen in between (a
         // lost free, or realloc's nested malloc) replaces the old record.
-        if let Some(old) = self.blocks.insert(
-            addr,
-            Block {
-                size: p.size,
-                stack,
-                born_ms,
-            },
-        ) {
+        if let Some(old) = self.blocks.insert(addr, Block { size, stack, born_ms }) {
             self.uncount(old);
         }
         let c = &mut self.combined[stack as usize];
-        c.0 += p.size;
+        c.0 += size;
         c.1 += 1;
         self.counts.allocations += 1;
     }
@@ -212,6 +223,23 @@ impl Tracker {
             .enumerate()
             .filter(|(_, c)| c.1 > 0)
             .map(|(i, c)| (i as u32, c.0, c.1))
+    }
+
+    /// The counters and table size in one line, for -v.
+    pub fn counts_line(&self) -> String {
+        let c = &self.counts;
+        format!(
+            "{} allocations, {} frees, {} untracked frees, {} unpaired returns; {} outstanding in a {}-byte table \
+             ({} bytes each), {} stacks",
+            c.allocations,
+            c.frees,
+            c.untracked_frees,
+            c.unpaired_returns,
+            self.outstanding(),
+            self.table_bytes(),
+            self.table_bytes().checked_div(self.outstanding()).unwrap_or(0),
+            self.stacks.len()
+        )
     }
 
     /// Bytes the outstanding table reserves (slots of key, value and one
@@ -293,6 +321,27 @@ mod tests {
         alloc(&mut t, 1, Kind::Malloc, 30, 0x10, &[2]);
         let c: Vec<_> = t.combined().map(|c| (c.1, c.2)).collect();
         assert_eq!(c, vec![(30, 1)]);
+    }
+
+    #[test]
+    fn one_event_allocations_are_filtered_and_freed() {
+        let mut t = Tracker::new(Filters {
+            min_size: Some(16),
+            max_size: None,
+            sample_every: 2,
+        });
+        t.allocated(0, 0x10, 8, &[1], 2);
+        t.allocated(0, 0x20, 64, &[1], 3);
+        t.allocated(0, 0x30, 64, &[1, 2], 4);
+        t.allocated(0, 0x40, 32, &[1, 2], 6);
+        assert_eq!(t.outstanding(), 2);
+        let c: Vec<_> = t.combined().map(|c| (t.stacks.get(c.0), c.1, c.2)).collect();
+        assert_eq!(c, vec![((0, &[1u64, 2][..]), 96, 2)]);
+        t.free(0x30);
+        assert_eq!(
+            t.combined().map(|c| (c.1, c.2)).collect::<Vec<_>>(),
+            vec![(32, 1)]
+        );
     }
 
     #[test]
