@@ -381,7 +381,7 @@ impl SamplerBuilder {
         if spec.exclude.hv {
             flags |= sys::ATTR_EXCLUDE_HV;
         }
-        if self.callchain && !self.user_callchain {
+        if shape.callchain && !self.user_callchain {
             flags |= sys::ATTR_EXCLUDE_CALLCHAIN_USER;
         }
         flags |= u64::from(spec.precise.min(3)) << sys::ATTR_PRECISE_IP_SHIFT;

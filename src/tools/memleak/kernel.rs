@@ -12,7 +12,9 @@ use crate::pipeline::plan::{alt, need, KernelEnv, Mechanism as M, Need};
 use crate::pipeline::stop::Stop;
 use crate::tools::Global;
 use anyhow::{anyhow, bail, Context, Result};
-use ftr_pmu::{online_cpus, Origin, Record, SampleRate, SampleSource, SampleTarget, Sampler, SamplerBuilder};
+use ftr_pmu::{
+    online_cpus, Origin, Record, SampleRate, SampleShape, SampleSource, SampleTarget, Sampler, SamplerBuilder,
+};
 use ftr_symbols::Symbolizer;
 use ftr_tracefs::format::Schema;
 use ftr_tracefs::{Endian, TracingDir};
@@ -182,8 +184,18 @@ pub fn run(g: &Global, a: &Args) -> Result<ExitCode> {
         .callchain(true)
         .user_callchain(false)
         .ring_pages(RING_PAGES);
-    for s in ev.sources {
-        b = b.source(s);
+    // A free needs only its address: the kernel stack walk is for
+    // allocations, where the stack is kept.
+    let free_shape = SampleShape {
+        raw: true,
+        ..SampleShape::default()
+    };
+    for (s, d) in ev.sources.into_iter().zip(&ev.decoders) {
+        b = if d.role().frees() {
+            b.shaped_source(s, free_shape)
+        } else {
+            b.source(s)
+        };
     }
     let mut sampler = b.open().context("opening the kmem tracepoints for sampling")?;
     for n in sampler.notes() {

@@ -25,6 +25,13 @@ pub enum Role {
     PercpuFree,
 }
 
+impl Role {
+    /// Whether the event ends an allocation.
+    pub fn frees(self) -> bool {
+        matches!(self, Role::SlabFree | Role::PageFree | Role::PercpuFree)
+    }
+}
+
 /// One tracepoint kernel mode samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tracepoint {
