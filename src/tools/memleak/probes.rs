@@ -103,30 +103,37 @@ pub fn plan(obj: &str, pid: Option<u32>) -> Result<Plan> {
     })
 }
 
-/// Opens every probe of `plan` on `target`, disabled (or enabled by the
-/// command's exec with `on_exec`): every hit is a sample with the thread,
-/// time, argument/return registers and the user callchain. The probes are
-/// defined in `group` (see common::uprobe_sources for why not the perf
-/// uprobe PMU: its inherited events make the target's clone fail).
-pub fn open(
-    tracing: &TracingDir,
-    group: &ProbeGroup,
-    plan: &Plan,
-    target: SampleTarget,
-    arch: RegisterArch,
-    on_exec: bool,
-    ring_pages: usize,
-) -> Result<Sampler> {
+/// What the sampler records and where.
+pub struct Layout {
+    pub target: SampleTarget,
+    pub arch: RegisterArch,
+    /// Bytes of user stack for DWARF unwinding (0: frame pointers only).
+    pub stack_copy: u32,
+    /// Enabled by the command's exec rather than by `Sampler::enable`.
+    pub on_exec: bool,
+    pub ring_pages: usize,
+}
+
+/// Opens every probe of `plan` as `layout` says, disabled (or enabled by
+/// the command's exec): every hit is a sample with the thread, time,
+/// argument/return registers and the user callchain, and a copy of the
+/// user stack for posix_memalign's result or DWARF unwinding (on every
+/// hit, entries and frees too: one sample layout serves all the events).
+/// The probes are defined in `group` (see common::uprobe_sources for why
+/// not the perf uprobe PMU: its inherited events make the target's clone
+/// fail).
+pub fn open(tracing: &TracingDir, group: &ProbeGroup, plan: &Plan, layout: Layout) -> Result<Sampler> {
     let memalign = plan.probed.iter().any(|p| p.func.kind == Kind::PosixMemalign);
-    let mut b = SamplerBuilder::new(target)
-        .user_stack(if memalign { MEMPTR_STACK } else { 0 })
+    let memptr = if memalign { MEMPTR_STACK } else { 0 };
+    let mut b = SamplerBuilder::new(layout.target)
+        .user_stack(memptr.max(layout.stack_copy))
         .rate(SampleRate::Period(1))
         .callchain(true)
         .exclude_kernel(true)
-        .user_regs(arch.call_mask())
+        .user_regs(layout.arch.call_mask())
         .track_tasks(true)
-        .ring_pages(ring_pages)
-        .enable_on_exec(on_exec);
+        .ring_pages(layout.ring_pages)
+        .enable_on_exec(layout.on_exec);
     for (n, &(i, ret)) in plan.events.iter().enumerate() {
         let p = &plan.probed[i];
         let target = format!("{}:{:#x}", plan.library.display(), p.offset);
