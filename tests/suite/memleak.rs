@@ -215,7 +215,15 @@ fn p_attaches_to_a_running_program_and_reports_on_ctrl_c() {
     if !usable() {
         return;
     }
-    let prog = leaky();
+    attach_and_check(leaky(), &[]);
+    // Without frame pointers the unwinder reads the maps of the running
+    // process at its first unwind (no MMAP record names them).
+    attach_and_check(leaky_without_frame_pointers(), &["--call-graph", "dwarf"]);
+}
+
+/// Attaches `ftr memleak -a -o 0 EXTRA -p` to `prog wait`, lets it
+/// allocate, and checks the report printed on Ctrl-C.
+fn attach_and_check(prog: PathBuf, extra: &[&str]) {
     let mut target = Command::new(&prog)
         .arg("wait")
         .stdin(Stdio::piped())
@@ -228,18 +236,9 @@ fn p_attaches_to_a_running_program_and_reports_on_ctrl_c() {
     target_out.read_line(&mut line).unwrap();
     assert_eq!(line, "ready\n");
     let mut tool = ftr()
-        .args([
-            "memleak",
-            "-a",
-            "-o",
-            "0",
-            "-T",
-            "100",
-            "--json",
-            "-p",
-            &target.id().to_string(),
-            "60",
-        ])
+        .args(["memleak", "-a", "-o", "0", "-T", "100", "--json"])
+        .args(extra)
+        .args(["-p", &target.id().to_string(), "60"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
