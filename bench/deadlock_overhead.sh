@@ -6,14 +6,16 @@
 #   uprobes   the same lock/unlock uprobes defined in uprobe_events and
 #             enabled into a scratch instance nobody reads: the kernel's
 #             own cost per hit (trap + ring write)
-#   ftr       `ftr deadlock -p PID`, attached while the program waits:
-#             perf samples with regs, callchain and 64 stack bytes, read
-#             and aggregated
+#   ftr       `ftr deadlock $DEADLOCK_ARGS -p PID`, attached while the
+#             program waits: perf samples with regs, callchain and a stack
+#             copy (8 KiB by default, for DWARF unwinding of thread
+#             creation; 64 bytes with DEADLOCK_ARGS="--call-graph fp"),
+#             read and aggregated
 # and the ratios against bare and against uprobes, plus what ftr lost.
 # BCC's deadlock is the natural peer, but on kernels without a clone
 # kretprobe (this VM) it cannot start; see docs/tools/deadlock.md.
 #
-# usage: sudo bench/deadlock_overhead.sh [FTR_BINARY] [N]
+# usage: sudo [DEADLOCK_ARGS=...] bench/deadlock_overhead.sh [FTR_BINARY] [N]
 set -euo pipefail
 FTR=${1:-target/release/ftr}
 N=${2:-200000}
@@ -59,7 +61,8 @@ with_ftr() {
   exec 3> "$fifo"
   sleep 0.2
   rm -f "$OUT/ftr.err"
-  "$FTR" deadlock -p "$prog" > "$OUT/ftr.out" 2> "$OUT/ftr.err" &
+  # shellcheck disable=SC2086 # DEADLOCK_ARGS is a list of flags
+  "$FTR" deadlock ${DEADLOCK_ARGS:-} -p "$prog" > "$OUT/ftr.out" 2> "$OUT/ftr.err" &
   local ftr=$!
   until grep -qs Tracing "$OUT/ftr.err"; do sleep 0.05; done
   echo go >&3

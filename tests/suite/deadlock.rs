@@ -2,7 +2,9 @@
 //! fixtures/progs/lock_order.c takes three global mutexes in a cyclic order
 //! (a→b, b→c, c→trylock a) or a consistent one, one thread after another so
 //! it never blocks. Launched with `--` and attached with `-p`; errors and
-//! Ctrl-C leave no uprobe behind.
+//! Ctrl-C leave no uprobe behind. Thread creation stacks pass through
+//! Debian's libc, which keeps no frame pointers: they reach pthread_create
+//! and main only by DWARF unwinding (the default for them).
 
 use crate::util::{assert_fails_cleanly, c_program_with, ftr, leftovers_of, live_tracing};
 use std::io::{BufRead, BufReader, Write};
@@ -41,6 +43,24 @@ fn cycle_names(stdout: &str) -> Vec<String> {
         .collect()
 }
 
+/// The symbols (`main+0x15d`) of each "Thread N created by Thread M
+/// (comm) here:" block.
+fn creation_stacks(stdout: &str) -> Vec<Vec<String>> {
+    let mut stacks = Vec::new();
+    let mut lines = stdout.lines();
+    while let Some(l) = lines.next() {
+        if l.contains(" created by Thread ") {
+            let frames = lines
+                .by_ref()
+                .take_while(|l| l.starts_with("@ "))
+                .map(|l| l.split_whitespace().nth(2).unwrap_or_default().to_owned())
+                .collect();
+            stacks.push(frames);
+        }
+    }
+    stacks
+}
+
 fn assert_reports_the_cycle(out: &Output, root: &std::path::Path, pid: u32) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -72,6 +92,14 @@ fn assert_reports_the_cycle(out: &Output, root: &std::path::Path, pid: u32) {
         3
     );
     assert_eq!(stdout.matches(" created by Thread ").count(), 3, "{stdout}");
+    for frames in creation_stacks(&stdout) {
+        for f in ["pthread_create", "main"] {
+            assert!(
+                frames.iter().any(|s| s.starts_with(&format!("{f}+0x"))),
+                "{f} in a thread creation stack: {frames:?}\n{stdout}"
+            );
+        }
+    }
     assert!(!stderr.contains("lost"), "{stderr}");
     assert_eq!(leftovers_of(root, pid), Vec::<String>::new());
 }
@@ -96,6 +124,45 @@ fn a_cyclic_lock_order_in_a_launched_command_is_one_cycle_through_the_three_mute
         let out = child.wait_with_output().unwrap();
         assert_reports_the_cycle(&out, t.root(), pid);
     }
+}
+
+#[test]
+fn call_graph_fp_stops_thread_creation_in_libc_and_dwarf_unwinds_every_stack() {
+    let Some(t) = live_tracing() else { return };
+    let prog = lock_order();
+    let run = |mode: &str| {
+        let child = ftr()
+            .args(["deadlock", "--call-graph", mode, "--"])
+            .arg(&prog)
+            .arg("cycle")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        (pid, child.wait_with_output().unwrap())
+    };
+    // The control: frame pointers alone end in clone3 → __clone_internal.
+    let (pid, out) = run("fp");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let stacks = creation_stacks(&stdout);
+    assert_eq!(stacks.len(), 3, "{stdout}");
+    for frames in stacks {
+        assert!(
+            !frames.iter().any(|f| f.starts_with("main+0x")),
+            "frame pointers cannot walk libc's clone: {frames:?}"
+        );
+    }
+    assert_eq!(leftovers_of(t.root(), pid), Vec::<String>::new());
+    // DWARF for the lock stacks too: the same cycle, functions and stacks.
+    let (pid, out) = run("dwarf");
+    assert_reports_the_cycle(&out, t.root(), pid);
+    assert_fails_cleanly(
+        t.root(),
+        &["deadlock", "--call-graph", "dwarf,7", "--", "/bin/true"],
+        2,
+    );
 }
 
 #[test]

@@ -2,7 +2,9 @@
 //! (fixtures/progs/leaky.c, built with frame pointers): exact outstanding
 //! bytes and allocations per leaking function, nothing from the function
 //! that frees all it allocates, with -c and with -p; -a's addresses;
-//! one-line errors; nothing left in uprobe_events.
+//! one-line errors; nothing left in uprobe_events. Built without frame
+//! pointers (with Debian's libc, which has none either), the same exact
+//! figures by whole stacks with `--call-graph dwarf`.
 
 use crate::util::{assert_fails_cleanly, c_program_with, ftr, kernel_required, leftovers_of, live_tracing};
 use nix::sys::signal::{kill, Signal};
@@ -36,6 +38,12 @@ fn usable() -> bool {
 
 fn leaky() -> PathBuf {
     c_program_with("leaky", "fp", &["-O1", "-fno-omit-frame-pointer"])
+}
+
+/// leaky.c at -O2 without frame pointers (its leaking functions are
+/// noinline, so each keeps its own frame for DWARF to find).
+fn leaky_without_frame_pointers() -> PathBuf {
+    c_program_with("leaky", "nofp", &["-O2", "-fomit-frame-pointer"])
 }
 
 /// The symbol of a frame: `leak_a+0x1d [leaky]` -> `leak_a`.
@@ -112,6 +120,54 @@ fn c_reports_exactly_the_leaked_blocks_by_stack() {
 }
 
 #[test]
+fn call_graph_dwarf_unwinds_a_build_without_frame_pointers() {
+    if !usable() {
+        return;
+    }
+    let prog = leaky_without_frame_pointers();
+    let cmd = format!("{} run", prog.display());
+    let run = |mode: &str| {
+        let child = ftr()
+            .args(["memleak", "-T", "100", "--json", "--call-graph", mode, "-c", &cmd])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{stderr}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let reports: Vec<Value> = stdout
+            .lines()
+            .skip(1)
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(reports.len(), 1, "{stdout}");
+        if let Some(t) = live_tracing() {
+            assert_eq!(leftovers_of(t.root(), pid), Vec::<String>::new());
+        }
+        (reports.into_iter().next().unwrap(), stderr)
+    };
+    let (report, stderr) = run("dwarf");
+    check_leaks(&report);
+    assert_eq!(report["lost"].as_u64(), Some(0), "{stderr}");
+    assert!(!stderr.contains("--call-graph dwarf"), "{stderr}");
+    // The control: with frame pointers the uretprobe's registers still
+    // name the allocating function, but the walk past it reads junk and
+    // never reaches main; memleak says so once and points to dwarf.
+    let (report, stderr) = run("fp");
+    for s in report["stacks"].as_array().unwrap() {
+        let frames: Vec<String> = s["frames"].as_array().unwrap().iter().map(function).collect();
+        assert!(
+            !frames.contains(&"main".to_owned()),
+            "frame pointers walked through code built without: {frames:?}"
+        );
+    }
+    assert_eq!(stderr.matches("--call-graph dwarf").count(), 1, "{stderr}");
+}
+
+#[test]
 fn c_text_report_has_bccs_layout() {
     if !usable() {
         return;
@@ -159,7 +215,15 @@ fn p_attaches_to_a_running_program_and_reports_on_ctrl_c() {
     if !usable() {
         return;
     }
-    let prog = leaky();
+    attach_and_check(leaky(), &[]);
+    // Without frame pointers the unwinder reads the maps of the running
+    // process at its first unwind (no MMAP record names them).
+    attach_and_check(leaky_without_frame_pointers(), &["--call-graph", "dwarf"]);
+}
+
+/// Attaches `ftr memleak -a -o 0 EXTRA -p` to `prog wait`, lets it
+/// allocate, and checks the report printed on Ctrl-C.
+fn attach_and_check(prog: PathBuf, extra: &[&str]) {
     let mut target = Command::new(&prog)
         .arg("wait")
         .stdin(Stdio::piped())
@@ -172,18 +236,9 @@ fn p_attaches_to_a_running_program_and_reports_on_ctrl_c() {
     target_out.read_line(&mut line).unwrap();
     assert_eq!(line, "ready\n");
     let mut tool = ftr()
-        .args([
-            "memleak",
-            "-a",
-            "-o",
-            "0",
-            "-T",
-            "100",
-            "--json",
-            "-p",
-            &target.id().to_string(),
-            "60",
-        ])
+        .args(["memleak", "-a", "-o", "0", "-T", "100", "--json"])
+        .args(extra)
+        .args(["-p", &target.id().to_string(), "60"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -241,6 +296,7 @@ fn bad_input_fails_in_one_line() {
     assert_fails_cleanly(root, &["memleak", "-c", "/nonexistent/ftr-prog"], 1);
     // One target at most (none is kernel mode, tests/suite/memleak_kernel.rs).
     assert_fails_cleanly(root, &["memleak", "-p", "1", "-c", "true"], 2);
+    assert_fails_cleanly(root, &["memleak", "-p", "1", "--call-graph", "lbr"], 2);
 }
 
 #[test]

@@ -109,23 +109,35 @@ impl StackWalker {
     /// Learns from non-sample records: a COMM record names a task (and, at
     /// exec, replaces the process's mappings).
     pub fn observe(&mut self, r: &Record<'_>, symbolizer: &mut Symbolizer) {
+        self.observe_mappings(r);
         if let Record::Mmap(m) = r {
-            // A mapping made while sampling: known now even if the process
-            // is gone by the time its stacks are unwound or symbolized.
             if let Some(map) = mapping_of(m) {
-                if self.mode != CallGraph::Fp {
-                    self.unwinder.add_mapping(m.pid, &map);
-                }
                 symbolizer.add_mapping(m.pid, map);
             }
         }
         if let Record::Comm(c) = r {
             self.comms.learn(c.tid as i32, &String::from_utf8_lossy(c.comm));
             if c.exec && c.pid == c.tid {
-                self.unwinder.forget_process(c.pid);
                 symbolizer.forget_process(c.pid);
                 self.seen.remove(&c.pid);
             }
+        }
+    }
+
+    /// Learns only what unwinding needs from a non-sample record, for a
+    /// tool that names tasks and symbolizes on its own: an executable
+    /// MMAP adds a module, an exec forgets the old image.
+    pub fn observe_mappings(&mut self, r: &Record<'_>) {
+        match r {
+            // A mapping made while sampling: known now even if the process
+            // is gone by the time its stacks are unwound.
+            Record::Mmap(m) if self.mode != CallGraph::Fp => {
+                if let Some(map) = mapping_of(m) {
+                    self.unwinder.add_mapping(m.pid, &map);
+                }
+            }
+            Record::Comm(c) if c.exec && c.pid == c.tid => self.unwinder.forget_process(c.pid),
+            _ => {}
         }
     }
 
@@ -141,7 +153,7 @@ impl StackWalker {
         let (pid, tid) = (s.pid?, s.tid.unwrap_or(s.pid?));
         let chain = s.callchain.as_ref();
         let kernel = chain.map_or(&[][..], |c| &c.kernel[..]);
-        let mut user = chain.map_or_else(Vec::new, |c| c.user.clone());
+        let user = chain.map_or_else(Vec::new, |c| c.user.clone());
         // The unwinder reads a process's mappings at its first unwind, in
         // this same callback, so while it lives; the symbolizer's are read
         // here, as symbolization waits until sampling ends.
@@ -150,25 +162,35 @@ impl StackWalker {
                 let _ = symbolizer.locate(pid, ip);
             }
         }
-        let unwind = match self.mode {
-            CallGraph::Fp => false,
-            CallGraph::Auto(_) => user.len() <= 1,
-            CallGraph::Dwarf(_) => true,
-        };
-        if unwind {
-            if let Some(u) = self.dwarf(pid, s) {
-                if matches!(self.mode, CallGraph::Dwarf(_)) || u.len() > user.len() {
-                    self.dwarf_unwound += 1;
-                    user = u;
-                }
-            }
-        }
+        let user = self.user_frames(pid, s, user, 1);
         Some(SampledStack {
             pid,
             tid,
             kernel,
             user,
         })
+    }
+
+    /// The user frames of sample `s` of process `pid`, given `fp`, those
+    /// the caller read from its frame-pointer callchain: the frames DWARF
+    /// unwinding finds instead with `dwarf`, and with the automatic mode
+    /// where `fp` has at most `shallow` frames and unwinding finds more.
+    /// `fp` as given without registers or stack copy in the sample.
+    pub fn user_frames(&mut self, pid: u32, s: &Sample<'_>, fp: Vec<u64>, shallow: usize) -> Vec<u64> {
+        let unwind = match self.mode {
+            CallGraph::Fp => false,
+            CallGraph::Auto(_) => fp.len() <= shallow,
+            CallGraph::Dwarf(_) => true,
+        };
+        if unwind {
+            if let Some(u) = self.dwarf(pid, s) {
+                if matches!(self.mode, CallGraph::Dwarf(_)) || u.len() > fp.len() {
+                    self.dwarf_unwound += 1;
+                    return u;
+                }
+            }
+        }
+        fp
     }
 
     fn dwarf(&mut self, pid: u32, s: &Sample<'_>) -> Option<Vec<u64>> {

@@ -15,6 +15,7 @@ mod report;
 use crate::pipeline::plan::{alt, need, KernelEnv, Mechanism as M, ProbePlan};
 use crate::pipeline::stop::Stop;
 use crate::tools::common::kprobes::explain_unmet;
+use crate::tools::common::sampled_stacks::CallGraph;
 use crate::tools::Global;
 use anyhow::{bail, Context, Result};
 use graph::LockGraph;
@@ -53,6 +54,9 @@ pub struct Args {
     /// Trace these unlock functions (comma-separated; LIB:SYM for another file).
     #[arg(long, value_name = "SYMBOLS", value_delimiter = ',')]
     pub unlock_symbols: Vec<String>,
+    /// Walk user stacks by MODE: fp (frame pointers), or dwarf[,SIZE] (DWARF CFI for every stack) [default: fp, and dwarf for thread creations fp cannot walk].
+    #[arg(long = "call-graph", value_name = "MODE", value_parser = CallGraph::parse)]
+    pub call_graph: Option<CallGraph>,
     /// Write the lock-order graph to FILE as JSON (BCC's node-link layout).
     #[arg(long, value_name = "FILE")]
     pub dump_graph: Option<PathBuf>,
@@ -180,7 +184,10 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
         (None, Some(p)) => AttachTarget::Process(p),
         (None, None) => unreachable!("checked above"),
     };
-    let mut lock_probes = LockProbes::open(target, &resolved, &tracing, fork_stacks, &mut notes)?;
+    let call_graph = args
+        .call_graph
+        .unwrap_or(CallGraph::Auto(probes::FORK_STACK_COPY));
+    let mut lock_probes = LockProbes::open(target, &resolved, &tracing, fork_stacks, call_graph, &mut notes)?;
     for n in &notes {
         eprintln!("ftr: {n}");
     }

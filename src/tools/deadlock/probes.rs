@@ -9,7 +9,15 @@
 //! callchains and the top 8 bytes of the user stack: at a function's first
 //! instruction the caller has not been pushed as a frame yet, so its
 //! return address is the word at sp and the chain alone would skip it.
+//!
+//! Thread creation stops there too: libc keeps no frame records, so the
+//! chain of a sched_process_fork sample ends in clone3 → __clone_internal.
+//! Unless `--call-graph fp`, every sample carries a stack copy (one layout
+//! serves all the events) and a fork's stack is unwound with DWARF CFI
+//! too, kept when longer than the chain; `--call-graph dwarf` unwinds
+//! every stack so.
 
+use crate::tools::common::sampled_stacks::{CallGraph, StackWalker};
 use crate::tools::common::uprobe_sources::sampled_uprobe;
 use anyhow::{bail, Context, Result};
 use ftr_pmu::{Record, RegisterArch, SampleRate, SampleSource, SampleTarget, Sampler, SamplerBuilder};
@@ -26,6 +34,24 @@ const MAX_FRAMES: u16 = 64;
 /// Ring pages per CPU: 4 MiB, room for about 12k samples (regs, stack
 /// top, callchain: ~330 bytes each) between drains.
 const RING_PAGES: usize = 1024;
+/// Bytes of a sample besides its stack copy (regs, callchain, raw).
+const SAMPLE_BYTES: u32 = 330;
+/// At most 16 MiB per CPU, however big the stack copies (the rings are
+/// per CPU: on a big machine this is what costs).
+const MAX_RING_PAGES: usize = 4 * 1024;
+/// The stack copy by default, for unwinding thread creation: glibc's
+/// pthread_create alone keeps ~600 bytes of frame below its caller's;
+/// 2 KiB reaches the creating function and a few of its callers. Every
+/// lock event carries it too (one sample layout for all the events).
+pub const FORK_STACK_COPY: u32 = 2048;
+
+/// Ring pages per CPU holding as many samples as RING_PAGES holds with
+/// the 64-byte stack top, up to MAX_RING_PAGES.
+fn ring_pages(stack_copy: u32) -> usize {
+    let bytes = SAMPLE_BYTES + stack_copy.max(STACK_TOP_BYTES);
+    let scaled = RING_PAGES * bytes as usize / (SAMPLE_BYTES + STACK_TOP_BYTES) as usize;
+    scaled.next_power_of_two().min(MAX_RING_PAGES)
+}
 
 /// What a probe's samples mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,6 +278,8 @@ pub struct LockProbes {
     roles: Vec<Role>,
     arch: RegisterArch,
     fork: Option<ForkFields>,
+    call_graph: CallGraph,
+    walker: StackWalker,
 }
 
 /// Where the probes go.
@@ -270,7 +298,9 @@ impl LockProbes {
     /// enabled by the exec of a launched one). With `fork_stacks`, thread
     /// creation comes from sched:sched_process_fork with its callchain;
     /// without (or when that fails, and `notes` says why) from FORK
-    /// records, without stacks.
+    /// records, without stacks. `call_graph` says which stacks are
+    /// unwound with DWARF: none (`Fp`), thread creations (`Auto`, kept
+    /// when longer than the chain), all (`Dwarf`).
     ///
     /// Why uprobe_events and not the perf uprobe PMU: an event of the PMU
     /// cannot be inherited. `perf_uprobe_init` (kernel/trace/
@@ -287,6 +317,7 @@ impl LockProbes {
         probes: &[(FunctionRole, ResolvedProbe)],
         tracing: &TracingDir,
         fork_stacks: bool,
+        call_graph: CallGraph,
         notes: &mut Vec<String>,
     ) -> Result<LockProbes> {
         let Some(arch) = RegisterArch::native() else {
@@ -301,9 +332,9 @@ impl LockProbes {
             .callchain(true)
             .max_stack(MAX_FRAMES)
             .user_regs(arch.call_mask())
-            .user_stack(STACK_TOP_BYTES)
+            .user_stack(STACK_TOP_BYTES.max(call_graph.stack_copy()))
             .raw(true)
-            .ring_pages(RING_PAGES)
+            .ring_pages(ring_pages(call_graph.stack_copy()))
             .track_tasks(true)
             .enable_on_exec(on_exec);
         let group = ProbeGroup::new(tracing);
@@ -356,6 +387,8 @@ impl LockProbes {
             roles,
             arch,
             fork,
+            call_graph,
+            walker: StackWalker::new(call_graph),
         })
     }
 
@@ -393,12 +426,16 @@ impl LockProbes {
     /// (a release on one CPU must come after the acquisition on another).
     /// With `last`, also those held back for ordering.
     pub fn drain(&mut self, last: bool, mut f: impl FnMut(LockEvent)) -> Result<()> {
-        let roles = &self.roles;
-        let arch = self.arch;
-        let fork = &self.fork;
+        let decoder = Decoder {
+            roles: &self.roles,
+            arch: self.arch,
+            fork: self.fork.as_ref(),
+            unwind_locks: matches!(self.call_graph, CallGraph::Dwarf(_)),
+        };
+        let walker = &mut self.walker;
         let sampler = self.sampler.as_mut().expect("open until close");
         let mut handle = |r: &Record<'_>, o: ftr_pmu::Origin| {
-            if let Some(e) = decode(r, o, roles, arch, fork.as_ref()) {
+            if let Some(e) = decoder.decode(r, o, walker) {
                 f(e);
             }
         };
@@ -439,76 +476,99 @@ fn fork_source(t: &TracingDir) -> Result<(SampleSource, ForkFields)> {
     Ok((source, fields))
 }
 
-fn decode(
-    r: &Record<'_>,
-    o: ftr_pmu::Origin,
-    roles: &[Role],
+/// How samples become lock events.
+struct Decoder<'a> {
+    roles: &'a [Role],
     arch: RegisterArch,
-    fork: Option<&ForkFields>,
-) -> Option<LockEvent> {
-    let s = match r {
-        Record::Sample(s) => s,
-        Record::Fork(t) => {
-            return Some(LockEvent::Created {
-                pid: t.ppid,
-                parent: t.ptid,
-                parent_comm: String::new(),
-                child: t.tid,
-                child_comm: String::new(),
-                stack: None,
-            })
-        }
-        Record::Exit(t) => return Some(LockEvent::Exit { tid: t.tid }),
-        Record::Mmap(m) => return map_entry(m).map(|map| LockEvent::Mapped { pid: m.pid, map }),
-        _ => return None,
-    };
-    let role = *roles.get(o.event?)?;
-    let (pid, tid) = (s.pid?, s.tid?);
-    let stack = || entry_stack(s);
-    let regs = s.regs_user.as_ref();
-    match role {
-        Role::Lock => Some(LockEvent::Lock {
-            pid,
-            tid,
-            mutex: arch.argument(regs?, 0)?,
-            stack: stack(),
-        }),
-        Role::Unlock => Some(LockEvent::Unlock {
-            tid,
-            mutex: arch.argument(regs?, 0)?,
-        }),
-        Role::ConditionalEntry => Some(LockEvent::ConditionalEntry {
-            pid,
-            tid,
-            mutex: arch.argument(regs?, 0)?,
-            stack: stack(),
-        }),
-        Role::ConditionalReturn => Some(LockEvent::ConditionalReturn {
-            pid,
-            tid,
-            value: arch.return_value(regs?)?,
-        }),
-        Role::Fork => {
-            let f = fork?;
-            let raw = s.raw?;
-            let child = f.child_pid.i64(raw, Endian::host())? as u32;
-            let comm = f.parent_comm.str(raw, Endian::host())?.into_owned();
-            let child_comm = f.child_comm.str(raw, Endian::host())?.into_owned();
-            // glibc's clone3 makes the syscall without touching the stack,
-            // so the word at sp is its return address into pthread_create,
-            // as at a function's entry. Past it the frame-pointer walk
-            // often loops on one bogus frame (libc keeps no frame records):
-            // keep one.
-            let mut user = entry_stack(s);
-            user.dedup();
-            Some(LockEvent::Created {
+    fork: Option<&'a ForkFields>,
+    /// Lock stacks are unwound with DWARF (else frame pointers).
+    unwind_locks: bool,
+}
+
+impl Decoder<'_> {
+    fn decode(&self, r: &Record<'_>, o: ftr_pmu::Origin, walker: &mut StackWalker) -> Option<LockEvent> {
+        let (roles, arch, fork) = (self.roles, self.arch, self.fork);
+        let s = match r {
+            Record::Sample(s) => s,
+            Record::Fork(t) => {
+                return Some(LockEvent::Created {
+                    pid: t.ppid,
+                    parent: t.ptid,
+                    parent_comm: String::new(),
+                    child: t.tid,
+                    child_comm: String::new(),
+                    stack: None,
+                })
+            }
+            Record::Exit(t) => return Some(LockEvent::Exit { tid: t.tid }),
+            Record::Mmap(m) => {
+                walker.observe_mappings(r);
+                return map_entry(m).map(|map| LockEvent::Mapped { pid: m.pid, map });
+            }
+            Record::Comm(_) => {
+                walker.observe_mappings(r);
+                return None;
+            }
+            _ => return None,
+        };
+        let role = *roles.get(o.event?)?;
+        let (pid, tid) = (s.pid?, s.tid?);
+        let mut stack = || {
+            let fp = entry_stack(s);
+            if self.unwind_locks {
+                walker.user_frames(pid, s, fp, 0)
+            } else {
+                fp
+            }
+        };
+        let regs = s.regs_user.as_ref();
+        match role {
+            Role::Lock => Some(LockEvent::Lock {
                 pid,
-                parent: tid,
-                parent_comm: comm,
-                child,
-                child_comm,
-                stack: Some(user),
-            })
+                tid,
+                mutex: arch.argument(regs?, 0)?,
+                stack: stack(),
+            }),
+            Role::Unlock => Some(LockEvent::Unlock {
+                tid,
+                mutex: arch.argument(regs?, 0)?,
+            }),
+            Role::ConditionalEntry => Some(LockEvent::ConditionalEntry {
+                pid,
+                tid,
+                mutex: arch.argument(regs?, 0)?,
+                stack: stack(),
+            }),
+            Role::ConditionalReturn => Some(LockEvent::ConditionalReturn {
+                pid,
+                tid,
+                value: arch.return_value(regs?)?,
+            }),
+            Role::Fork => {
+                let f = fork?;
+                let raw = s.raw?;
+                let child = f.child_pid.i64(raw, Endian::host())? as u32;
+                let comm = f.parent_comm.str(raw, Endian::host())?.into_owned();
+                let child_comm = f.child_comm.str(raw, Endian::host())?.into_owned();
+                // glibc's clone3 makes the syscall without touching the stack,
+                // so the word at sp is its return address into pthread_create,
+                // as at a function's entry. Past it the frame-pointer walk
+                // often loops on one bogus frame (libc keeps no frame records):
+                // keep one. So the walk stops in libc, after clone3 and
+                // __clone_internal and maybe such a bogus frame: unwind
+                // with CFI too (forks are rare) and keep the longer stack.
+                let mut user = entry_stack(s);
+                user.dedup();
+                let user = walker.user_frames(pid, s, user, usize::MAX);
+                Some(LockEvent::Created {
+                    pid,
+                    parent: tid,
+                    parent_comm: comm,
+                    child,
+                    child_comm,
+                    stack: Some(user),
+                })
+            }
         }
     }
 }
@@ -602,6 +662,14 @@ mod tests {
         );
         assert!(e.is_executable());
         assert_eq!(map_entry(&ftr_pmu::Mmap { inode: None, ..m }), None);
+    }
+
+    #[test]
+    fn rings_grow_with_the_stack_copy_up_to_16_mib() {
+        assert_eq!(ring_pages(0), RING_PAGES);
+        assert_eq!(ring_pages(STACK_TOP_BYTES), RING_PAGES);
+        assert_eq!(ring_pages(FORK_STACK_COPY), MAX_RING_PAGES);
+        assert_eq!(ring_pages(ftr_pmu::MAX_USER_STACK), MAX_RING_PAGES);
     }
 
     #[test]

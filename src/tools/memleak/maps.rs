@@ -71,6 +71,15 @@ impl ProcessMaps {
         self.by_pid.remove(&pid);
     }
 
+    /// Whether `addr` lies in an executable mapping of `pid`.
+    pub fn is_code(&self, pid: u32, addr: u64) -> bool {
+        let Some(maps) = self.by_pid.get(&pid) else {
+            return false;
+        };
+        let at = maps.partition_point(|e| e.start <= addr);
+        at > 0 && maps[at - 1].end > addr && maps[at - 1].is_executable()
+    }
+
     /// Copies a process's copy into `sym`, for symbolizing now.
     pub fn get(&self, pid: u32) -> Option<&Vec<MapEntry>> {
         self.by_pid.get(&pid)
@@ -114,6 +123,8 @@ mod tests {
         assert_eq!(m[0].inode, 1835);
         assert!(m[0].is_executable());
         assert_eq!(m[1].backing, MapBacking::Vdso);
+        assert!(p.is_code(7, 0x5000) && p.is_code(7, 0x5fff) && p.is_code(7, 0x7800));
+        assert!(!p.is_code(7, 0x6000) && !p.is_code(7, 0) && !p.is_code(8, 0x5000));
     }
 
     proptest! {

@@ -15,6 +15,7 @@ mod tracker;
 
 use crate::pipeline::plan::{alt, need, Mechanism as M, ProbePlan};
 use crate::pipeline::stop::Stop;
+use crate::tools::common::sampled_stacks::{CallGraph, StackWalker};
 use crate::tools::Global;
 use allocators::Kind;
 use anyhow::{anyhow, bail, Context, Result};
@@ -38,6 +39,7 @@ const EXAMPLES: &str = "EXAMPLES:
     ftr memleak -p 1234 -o 60000          # only allocations older than a minute
     ftr memleak -p 1234 -s 5              # trace roughly every 5th allocation
     ftr memleak -p 1234 -O jemalloc       # probe jemalloc instead of libc
+    ftr memleak --call-graph dwarf -c ./a # unwind stacks of code built without frame pointers
     ftr memleak                           # outstanding kernel allocations (kernel mode)
     ftr memleak --percpu -o 0 10 1        # kernel mode with per-CPU allocations, one report";
 
@@ -85,6 +87,9 @@ pub struct Args {
     /// Probe the allocator functions of OBJ (a library name or path).
     #[arg(short = 'O', long = "obj", value_name = "OBJ", default_value = "c")]
     pub obj: String,
+    /// Walk user stacks by MODE: fp (frame pointers), or dwarf[,SIZE] (DWARF CFI over a SIZE-byte stack copy per hit).
+    #[arg(long = "call-graph", value_name = "MODE", value_parser = CallGraph::parse, default_value = "fp")]
+    pub call_graph: CallGraph,
     /// Sort stacks by KEY.
     #[arg(long = "sort", value_name = "KEY", value_enum, default_value_t = SortKey::Size)]
     pub sort: SortKey,
@@ -132,6 +137,26 @@ fn user_plan() -> ProbePlan {
 /// (about 500 bytes each with callchain, registers and stack copy) if ftr
 /// is not scheduled meanwhile.
 const RING_PAGES: usize = 1024;
+/// Data pages of all CPUs' rings together with `--call-graph dwarf`:
+/// every hit then carries the whole stack copy (8 KiB by default), so a
+/// 4 MiB ring holds only ~500 hits, and a malloc-bound burst fills it
+/// faster than it can be read (leaky.c's 8,000 hits lost ~1,000 with
+/// 16 MiB rings, none with 64 MiB). 256 MiB in all, so a big machine
+/// does not lock gigabytes.
+const DWARF_PAGES_IN_ALL: usize = 64 * 1024;
+/// The most and least a CPU's ring gets with `--call-graph dwarf`.
+const DWARF_RING_PAGES: std::ops::RangeInclusive<usize> = RING_PAGES..=16 * 1024;
+
+/// Pages per CPU ring for `stack_copy` bytes of stack per hit on `cpus`
+/// CPUs: RING_PAGES without a copy, else a share of DWARF_PAGES_IN_ALL.
+fn ring_pages(stack_copy: u32, cpus: usize) -> usize {
+    if stack_copy <= probes::MEMPTR_STACK {
+        return RING_PAGES;
+    }
+    // The kernel maps a power of two of data pages.
+    let share = (DWARF_PAGES_IN_ALL / cpus.max(1)).max(1);
+    (1 << share.ilog2()).clamp(*DWARF_RING_PAGES.start(), *DWARF_RING_PAGES.end())
+}
 /// How often the rings are read between reports.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -172,6 +197,15 @@ struct State {
     /// The latest sample time and when it was read, to place "now" on the
     /// samples' clock for -o.
     last: Option<(u64, Instant)>,
+    /// Unwinds the allocations' user stacks with `--call-graph dwarf`.
+    walker: StackWalker,
+    /// Allocations recorded, and those whose stack has no code address past
+    /// the allocating function: with frame pointers, most stacks so short
+    /// mean code built without (the walk then reads junk: 0, heap).
+    stacks_seen: u64,
+    shallow_stacks: u64,
+    /// The hint about short stacks was printed.
+    hinted: bool,
 }
 
 impl State {
@@ -205,14 +239,47 @@ impl State {
                 } else {
                     kind.returned(value)
                 };
-                let ips = s.callchain.as_ref().map_or(&[][..], |c| c.user.as_slice());
-                self.tracker.ret(pid, tid, kind, block, ips, time);
+                // At a uretprobe the registers are the caller's just after
+                // the call returned (the kernel restores the return address
+                // before running the handlers: handle_trampoline in
+                // kernel/events/uprobes.c), so both the callchain and the
+                // unwinding start at the allocating function.
+                let fp = s.callchain.as_ref().map_or_else(Vec::new, |c| c.user.clone());
+                let ips = self.walker.user_frames(pid, s, fp, 1);
+                if !self.hinted {
+                    self.stacks_seen += 1;
+                    if !ips.get(1).is_some_and(|&ip| self.maps.is_code(pid, ip)) {
+                        self.shallow_stacks += 1;
+                    }
+                }
+                self.tracker.ret(pid, tid, kind, block, &ips, time);
             }
-            Record::Mmap(m) => self.maps.note(m),
-            Record::Comm(c) if c.exec => self.maps.exec(c.pid),
+            Record::Mmap(m) => {
+                self.walker.observe_mappings(r);
+                self.maps.note(m)
+            }
+            Record::Comm(c) if c.exec => {
+                self.walker.observe_mappings(r);
+                self.maps.exec(c.pid)
+            }
             Record::Exit(t) => self.tracker.thread_exited(t.tid),
             _ => {}
         }
+    }
+
+    /// Says once, on stderr, that frame-pointer stacks look cut short when
+    /// most allocations' stacks had a single frame in code (the allocating
+    /// function's: the walk found no frame record past it).
+    fn hint_shallow_stacks(&mut self, mode: CallGraph) {
+        if mode != CallGraph::Fp || self.hinted || self.shallow_stacks * 2 <= self.stacks_seen {
+            return;
+        }
+        self.hinted = true;
+        eprintln!(
+            "ftr: memleak: {} of {} allocation stacks stop after one frame: the program or its libraries lack \
+             frame pointers; --call-graph dwarf unwinds them",
+            self.shallow_stacks, self.stacks_seen
+        );
     }
 
     /// The word at user address `addr` when the sample's stack copy (taken
@@ -346,7 +413,20 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     };
     let tracing = g.tracing_for_writing()?;
     let group = ProbeGroup::new(&tracing);
-    let opened = probes::open(&tracing, &group, &plan, target, arch, held.is_some(), RING_PAGES);
+    let cpus = ftr_pmu::online_cpus().map_or(1, |c| c.len());
+    let ring_pages = ring_pages(a.call_graph.stack_copy(), cpus);
+    let opened = probes::open(
+        &tracing,
+        &group,
+        &plan,
+        probes::Layout {
+            target,
+            arch,
+            stack_copy: a.call_graph.stack_copy(),
+            on_exec: held.is_some(),
+            ring_pages,
+        },
+    );
     let mut sampler = match opened {
         Ok(s) => s,
         Err(e) => {
@@ -368,6 +448,10 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         maps: ProcessMaps::default(),
         mem: HashMap::new(),
         last: None,
+        walker: StackWalker::new(a.call_graph),
+        stacks_seen: 0,
+        shallow_stacks: 0,
+        hinted: false,
     };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -460,16 +544,34 @@ fn trace(
             let older = if exited { 0 } else { a.older };
             let r = build_report(st, sym, a, older, sampler.stats().lost);
             print_report(out, a, &r)?;
+            st.hint_shallow_stacks(a.call_graph);
             return Ok(());
         }
         if Instant::now() >= next {
             let r = build_report(st, sym, a, a.older, sampler.stats().lost);
             print_report(out, a, &r)?;
+            st.hint_shallow_stacks(a.call_graph);
             printed += 1;
             if a.count.is_some_and(|c| printed >= c) {
                 return Ok(());
             }
             next += every;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dwarf_rings_share_a_budget_between_4_and_64_mib() {
+        assert_eq!(ring_pages(0, 2), RING_PAGES);
+        assert_eq!(ring_pages(probes::MEMPTR_STACK, 2), RING_PAGES);
+        assert_eq!(ring_pages(8192, 1), 16 * 1024);
+        assert_eq!(ring_pages(8192, 4), 16 * 1024);
+        assert_eq!(ring_pages(8192, 6), 8 * 1024);
+        assert_eq!(ring_pages(8192, 64), RING_PAGES);
+        assert_eq!(ring_pages(8192, 100_000), RING_PAGES);
     }
 }

@@ -103,50 +103,57 @@ pub fn plan(obj: &str, pid: Option<u32>) -> Result<Plan> {
     })
 }
 
+/// What the sampler records and where.
+pub struct Layout {
+    pub target: SampleTarget,
+    pub arch: RegisterArch,
+    /// Bytes of user stack for DWARF unwinding (0: frame pointers only).
+    pub stack_copy: u32,
+    /// Enabled by the command's exec rather than by `Sampler::enable`.
+    pub on_exec: bool,
+    pub ring_pages: usize,
+}
+
 /// What a hit of `kind`'s entry (or return) must carry: arguments at
-/// entries, the return value and the stack at returns (one callchain per
-/// allocation, where it is recorded), and the stack words posix_memalign
-/// stored its block through. Frees and entries skip the callchain walk,
-/// two of a malloc/free pair's three hits.
-fn shape(kind: Kind, ret: bool, arch: RegisterArch) -> SampleShape {
+/// entries; at returns the return value, the callchain (one per
+/// allocation, where its stack is recorded) and the stack copy DWARF
+/// unwinding starts from or posix_memalign stored its block in. Entries
+/// and frees skip the callchain walk and the copy: two of a malloc/free
+/// pair's three hits.
+fn shape(kind: Kind, ret: bool, layout: &Layout) -> SampleShape {
+    let memptr = if kind == Kind::PosixMemalign {
+        MEMPTR_STACK
+    } else {
+        0
+    };
     SampleShape {
         callchain: ret,
         raw: false,
-        regs_user: arch.call_mask(),
-        stack_user: if ret && kind == Kind::PosixMemalign {
-            MEMPTR_STACK
-        } else {
-            0
-        },
+        regs_user: layout.arch.call_mask(),
+        stack_user: if ret { memptr.max(layout.stack_copy) } else { 0 },
     }
 }
 
-/// Opens every probe of `plan` on `target`, disabled (or enabled by the
-/// command's exec with `on_exec`): every hit is a sample with the thread,
-/// time, argument/return registers and the user callchain. The probes are
-/// defined in `group` (see common::uprobe_sources for why not the perf
-/// uprobe PMU: its inherited events make the target's clone fail).
-pub fn open(
-    tracing: &TracingDir,
-    group: &ProbeGroup,
-    plan: &Plan,
-    target: SampleTarget,
-    arch: RegisterArch,
-    on_exec: bool,
-    ring_pages: usize,
-) -> Result<Sampler> {
-    let mut b = SamplerBuilder::new(target)
+/// Opens every probe of `plan` as `layout` says, disabled (or enabled by
+/// the command's exec): every hit is a sample with the thread, time and
+/// argument/return registers, and every return the user callchain and,
+/// for posix_memalign or DWARF unwinding, a copy of the user stack. The
+/// probes are defined in `group` (see common::uprobe_sources for why not
+/// the perf uprobe PMU: its inherited events make the target's clone
+/// fail).
+pub fn open(tracing: &TracingDir, group: &ProbeGroup, plan: &Plan, layout: Layout) -> Result<Sampler> {
+    let mut b = SamplerBuilder::new(layout.target.clone())
         .rate(SampleRate::Period(1))
         .exclude_kernel(true)
         .track_tasks(true)
-        .ring_pages(ring_pages)
-        .enable_on_exec(on_exec);
+        .ring_pages(layout.ring_pages)
+        .enable_on_exec(layout.on_exec);
     for (n, &(i, ret)) in plan.events.iter().enumerate() {
         let p = &plan.probed[i];
         let target = format!("{}:{:#x}", plan.library.display(), p.offset);
         let event = format!("{}_{n}{}", p.func.name, if ret { "_ret" } else { "" });
         let source = sampled_uprobe(tracing, group, &event, &target, ret)?;
-        b = b.shaped_source(source, shape(p.func.kind, ret, arch));
+        b = b.shaped_source(source, shape(p.func.kind, ret, &layout));
     }
     b.open().map_err(|e| {
         let text = e.to_string();
