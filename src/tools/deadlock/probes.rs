@@ -20,7 +20,9 @@
 use crate::tools::common::sampled_stacks::{CallGraph, StackWalker};
 use crate::tools::common::uprobe_sources::sampled_uprobe;
 use anyhow::{bail, Context, Result};
-use ftr_pmu::{Record, RegisterArch, SampleRate, SampleSource, SampleTarget, Sampler, SamplerBuilder};
+use ftr_pmu::{
+    Record, RegisterArch, SampleRate, SampleShape, SampleSource, SampleTarget, Sampler, SamplerBuilder,
+};
 use ftr_symbols::{resolve_uprobe, ProbeContext, UprobeTarget};
 use ftr_tracefs::{Endian, ProbeGroup, TracingDir};
 use std::collections::HashSet;
@@ -51,6 +53,33 @@ fn ring_pages(stack_copy: u32) -> usize {
     let bytes = SAMPLE_BYTES + stack_copy.max(STACK_TOP_BYTES);
     let scaled = RING_PAGES * bytes as usize / (SAMPLE_BYTES + STACK_TOP_BYTES) as usize;
     scaled.next_power_of_two().min(MAX_RING_PAGES)
+}
+
+/// What a sample of `role` carries: acquisitions and thread creations
+/// their stacks (callchain, registers, a stack copy of `lock_copy` bytes
+/// for locks and of the mode's copy for thread creation, which DWARF
+/// unwinds unless the mode is fp); an unlock or a trylock's return only
+/// the registers with the mutex or the result; the fork tracepoint also
+/// its RAW fields (the child's pid).
+fn shape(role: Role, arch: RegisterArch, lock_copy: u32, call_graph: CallGraph) -> SampleShape {
+    let regs = SampleShape {
+        regs_user: arch.call_mask(),
+        ..SampleShape::default()
+    };
+    match role {
+        Role::Unlock | Role::ConditionalReturn => regs,
+        Role::Lock | Role::ConditionalEntry => SampleShape {
+            callchain: true,
+            stack_user: lock_copy,
+            ..regs
+        },
+        Role::Fork => SampleShape {
+            callchain: true,
+            raw: true,
+            stack_user: call_graph.stack_copy().max(STACK_TOP_BYTES),
+            ..regs
+        },
+    }
 }
 
 /// What a probe's samples mean.
@@ -327,14 +356,16 @@ impl LockProbes {
             AttachTarget::Process(pid) => (SampleTarget::Process { pid, inherit: true }, false),
             AttachTarget::Launched(pid) => (SampleTarget::Task { pid, inherit: true }, true),
         };
+        // Only the stacks that are unwound carry a full copy; a lock's
+        // (fp mode) needs just the caller's return address at [sp].
+        let lock_copy = match call_graph {
+            CallGraph::Dwarf(n) => n.max(STACK_TOP_BYTES),
+            CallGraph::Auto(_) | CallGraph::Fp => STACK_TOP_BYTES,
+        };
         let mut builder = SamplerBuilder::new(sample_target)
             .rate(SampleRate::Period(1))
-            .callchain(true)
             .max_stack(MAX_FRAMES)
-            .user_regs(arch.call_mask())
-            .user_stack(STACK_TOP_BYTES.max(call_graph.stack_copy()))
-            .raw(true)
-            .ring_pages(ring_pages(call_graph.stack_copy()))
+            .ring_pages(ring_pages(lock_copy))
             .track_tasks(true)
             .enable_on_exec(on_exec);
         let group = ProbeGroup::new(tracing);
@@ -355,14 +386,15 @@ impl LockProbes {
                     define(format!("trylock_{i}_ret"), true, Role::ConditionalReturn)?,
                 ],
             };
-            for s in sources {
-                builder = builder.source(s);
+            let n_sources = sources.len();
+            for (s, &r) in sources.into_iter().zip(&roles[roles.len() - n_sources..]) {
+                builder = builder.shaped_source(s, shape(r, arch, lock_copy, call_graph));
             }
         }
         let fork = if fork_stacks {
             match fork_source(tracing) {
                 Ok((source, fields)) => {
-                    builder = builder.source(source);
+                    builder = builder.shaped_source(source, shape(Role::Fork, arch, lock_copy, call_graph));
                     roles.push(Role::Fork);
                     Some(fields)
                 }
