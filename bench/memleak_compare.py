@@ -17,7 +17,8 @@ program (fixtures/progs/leaky.c, -O1 -fno-omit-frame-pointer):
 BCC needs kernel headers here: eval "$(/work/shared/bcc-headers.sh)" first
 (the script sets BCC_KERNEL_SOURCE from /var/tmp/ftr-bcc-headers if unset).
 
-usage: sudo bench/memleak_compare.py [RUNS] [PAIRS] [HELD]
+usage: sudo [MEMLEAK_ARGS="--call-graph dwarf"] bench/memleak_compare.py [RUNS] [PAIRS] [HELD]
+(MEMLEAK_ARGS: extra flags for every ftr memleak run)
 """
 import json, os, re, signal, statistics, subprocess, sys, tempfile, time
 
@@ -73,7 +74,8 @@ def stop_tool(t):
 
 
 def ftr_cmd(pid, *extra):
-    return [FTR, "memleak", "-p", str(pid), "-o", "0", "-T", "50", *extra, "3600"]
+    mode = os.environ.get("MEMLEAK_ARGS", "").split()
+    return [FTR, "memleak", "-p", str(pid), "-o", "0", "-T", "50", *mode, *extra, "3600"]
 
 
 def bcc_cmd(pid):

@@ -133,16 +133,16 @@ fn user_plan() -> ProbePlan {
     }
 }
 
-/// Data pages per CPU ring: 4 MiB, ~70 ms of a malloc-bound loop's hits
-/// (about 500 bytes each with callchain, registers and stack copy) if ftr
-/// is not scheduled meanwhile.
+/// Data pages per CPU ring: 4 MiB, ~100 ms of a malloc-bound loop's hits
+/// (entries and frees ~150 bytes with their registers, returns ~500 with
+/// the callchain too) if ftr is not scheduled meanwhile.
 const RING_PAGES: usize = 1024;
 /// Data pages of all CPUs' rings together with `--call-graph dwarf`:
-/// every hit then carries the whole stack copy (8 KiB by default), so a
-/// 4 MiB ring holds only ~500 hits, and a malloc-bound burst fills it
-/// faster than it can be read (leaky.c's 8,000 hits lost ~1,000 with
-/// 16 MiB rings, none with 64 MiB). 256 MiB in all, so a big machine
-/// does not lock gigabytes.
+/// every allocation's return then carries the whole stack copy (8 KiB by
+/// default), so a 4 MiB ring holds only ~500 of them, and a malloc-bound
+/// burst fills it faster than it can be read (leaky.c's 8,000 hits lost
+/// ~1,000 with 16 MiB rings when every hit carried the copy, none with
+/// 64 MiB). 256 MiB in all, so a big machine does not lock gigabytes.
 const DWARF_PAGES_IN_ALL: usize = 64 * 1024;
 /// The most and least a CPU's ring gets with `--call-graph dwarf`.
 const DWARF_RING_PAGES: std::ops::RangeInclusive<usize> = RING_PAGES..=16 * 1024;
