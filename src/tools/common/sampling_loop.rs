@@ -1,16 +1,17 @@
 //! The loop every sampling tool runs: wait on the rings, hand records to
 //! the tool, stop on Ctrl-C, a deadline or the command's exit, drain what
 //! is left, end a command still running, and say what the kernel lost;
-//! then print the counted stacks as the tool's flags ask.
+//! then print the counted stacks as the tool's flags ask. Tools that
+//! report every interval (memleak) run [`sample_with_reports`] instead.
 
 use super::stacks::{write_folded, write_multiline, write_svg, NamedStack};
 use crate::pipeline::stop::Stop;
 use anyhow::{Context, Result};
-use ftr_pmu::{Origin, Record, Sampler};
+use ftr_pmu::{Origin, Record, Sampler, SamplerStats};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, ExitStatus};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The longest wait between two drains.
 const POLL: Duration = Duration::from_millis(200);
@@ -67,6 +68,90 @@ pub fn sample_until_stopped(
         );
     }
     Ok(status)
+}
+
+/// Why a tool prints a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportReason {
+    /// An interval ended; sampling goes on (unless COUNT is reached).
+    Interval,
+    /// Ctrl-C (or SIGTERM): the final report.
+    Stopped,
+    /// The traced target exited: the final report, every record read.
+    TargetGone,
+}
+
+/// A tool fed by a sampler that prints a report every interval.
+pub trait IntervalReports {
+    /// Takes one record, in time order across CPUs.
+    fn record(&mut self, r: &Record<'_>, o: Origin);
+    /// Prints a report with the sampler's counts so far.
+    fn report(&mut self, reason: ReportReason, stats: SamplerStats) -> Result<()>;
+    /// Whether the traced target has gone; asked after every read.
+    fn target_gone(&mut self) -> Result<bool> {
+        Ok(false)
+    }
+}
+
+/// When [`sample_with_reports`] reads and reports.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportTiming {
+    /// A report every this long.
+    pub every: Duration,
+    /// Stop after this many reports.
+    pub count: Option<u64>,
+    /// The longest wait between two reads of the rings.
+    pub tick: Duration,
+    /// The shortest gap between two reads: a tool whose reading makes
+    /// events itself (kernel allocations) must not feed on them.
+    pub min_gap: Duration,
+}
+
+/// Reads `sampler` into `tool` in time order, with a report every
+/// interval, until COUNT reports, Ctrl-C or the target's end (then the
+/// rings are read to the last record before the final report).
+pub fn sample_with_reports(
+    sampler: &mut Sampler,
+    stop: &Stop,
+    timing: ReportTiming,
+    tool: &mut impl IntervalReports,
+) -> Result<()> {
+    let mut next = Instant::now() + timing.every;
+    let mut printed = 0u64;
+    let mut last_read: Option<Instant> = None;
+    loop {
+        let wait = next.saturating_duration_since(Instant::now()).min(timing.tick);
+        sampler.wait(Some(wait), Some(stop.wake_fd()))?;
+        if let Some(gap) = last_read.map(|t| timing.min_gap.saturating_sub(t.elapsed())) {
+            if !gap.is_zero() && !stop.requested() {
+                std::thread::sleep(gap);
+            }
+        }
+        last_read = Some(Instant::now());
+        sampler.drain_ordered(|r, o| tool.record(r, o))?;
+        let gone = tool.target_gone()?;
+        if gone || stop.requested() {
+            // A probe writes its sample synchronously: every hit of an
+            // exited target is in the rings already.
+            sampler.disable()?;
+            sampler.drain_ordered(|r, o| tool.record(r, o))?;
+            sampler.flush_ordered(|r, o| tool.record(r, o))?;
+            let reason = if gone {
+                ReportReason::TargetGone
+            } else {
+                ReportReason::Stopped
+            };
+            return tool.report(reason, sampler.stats());
+        }
+        if Instant::now() >= next {
+            tool.report(ReportReason::Interval, sampler.stats())?;
+            printed += 1;
+            if timing.count.is_some_and(|c| printed >= c) {
+                return Ok(());
+            }
+            next += timing.every;
+        }
+    }
 }
 
 /// Ends a command still running when sampling stops (-d or Ctrl-C): the

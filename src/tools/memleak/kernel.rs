@@ -10,10 +10,12 @@ use super::tracker::{Filters, Tracker};
 use super::{print_report, summary, Args, TICK};
 use crate::pipeline::plan::{alt, need, KernelEnv, Mechanism as M, Need};
 use crate::pipeline::stop::Stop;
+use crate::tools::common::sampling_loop::{sample_with_reports, IntervalReports, ReportReason, ReportTiming};
 use crate::tools::Global;
 use anyhow::{anyhow, bail, Context, Result};
 use ftr_pmu::{
-    online_cpus, Origin, Record, SampleRate, SampleShape, SampleSource, SampleTarget, Sampler, SamplerBuilder,
+    online_cpus, Origin, Record, SampleRate, SampleShape, SampleSource, SampleTarget, SamplerBuilder,
+    SamplerStats,
 };
 use ftr_symbols::Symbolizer;
 use ftr_tracefs::format::Schema;
@@ -221,7 +223,20 @@ pub fn run(g: &Global, a: &Args) -> Result<ExitCode> {
     writeln!(out, "Attaching to kernel allocators, Ctrl+C to quit.")?;
     out.flush()?;
     let mut sym = Symbolizer::new();
-    trace(&mut sampler, &mut st, &mut sym, a, &stop, &mut out)?;
+    let timing = ReportTiming {
+        every: Duration::from_secs_f64(a.interval),
+        count: a.count,
+        tick: TICK,
+        min_gap: MIN_DRAIN_GAP,
+    };
+    let mut reports = KernelReports {
+        st: &mut st,
+        sym: &mut sym,
+        a,
+        out: &mut out,
+        printed: 0,
+    };
+    sample_with_reports(&mut sampler, &stop, timing, &mut reports)?;
     let stats = sampler.stats();
     drop(sampler);
     let lost = stats.lost + stats.lost_samples;
@@ -234,59 +249,37 @@ pub fn run(g: &Global, a: &Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The loop: read the rings at most every MIN_DRAIN_GAP, print a report
-/// every interval, and a final one on Ctrl-C.
-fn trace(
-    sampler: &mut Sampler,
-    st: &mut State,
-    sym: &mut Symbolizer,
-    a: &Args,
-    stop: &Stop,
-    out: &mut dyn Write,
-) -> Result<()> {
-    let every = Duration::from_secs_f64(a.interval);
-    let mut next = Instant::now() + every;
-    let mut printed = 0u64;
-    let mut last_drain: Option<Instant> = None;
-    let lost = |s: &Sampler| s.stats().lost + s.stats().lost_samples;
-    loop {
-        let wait = next.saturating_duration_since(Instant::now()).min(TICK);
-        sampler.wait(Some(wait), Some(stop.wake_fd()))?;
-        if let Some(gap) = last_drain.map(|t| MIN_DRAIN_GAP.saturating_sub(t.elapsed())) {
-            if !gap.is_zero() && !stop.requested() {
-                std::thread::sleep(gap);
-            }
+/// Kernel mode's reports, with a warning when the first interval saw
+/// no hit at all.
+struct KernelReports<'a> {
+    st: &'a mut State,
+    sym: &'a mut Symbolizer,
+    a: &'a Args,
+    out: &'a mut dyn Write,
+    printed: u64,
+}
+
+impl IntervalReports for KernelReports<'_> {
+    fn record(&mut self, r: &Record<'_>, o: Origin) {
+        self.st.record(r, o);
+    }
+
+    fn report(&mut self, reason: ReportReason, stats: SamplerStats) -> Result<()> {
+        if reason == ReportReason::Interval && self.printed == 0 && stats.samples == 0 {
+            // A busy kernel allocates thousands of times a second. None
+            // at all: a BPF program on these tracepoints that returns 0
+            // (BCC memleak's do) makes the kernel drop the perf samples
+            // too (perf_trace_run_bpf_submit).
+            eprintln!(
+                "ftr: memleak: WARNING: no kmem tracepoint hit reached ftr in {} s; if another tracer \
+                 (e.g. BCC memleak) has BPF programs on the kmem tracepoints, the kernel discards \
+                 perf's samples of them: stop it first",
+                self.a.interval
+            );
         }
-        last_drain = Some(Instant::now());
-        sampler.drain_ordered(|r, o| st.record(r, o))?;
-        if stop.requested() {
-            sampler.disable()?;
-            sampler.drain_ordered(|r, o| st.record(r, o))?;
-            sampler.flush_ordered(|r, o| st.record(r, o))?;
-            let r = build_report(st, sym, a, lost(sampler));
-            print_report(out, a, &r)?;
-            return Ok(());
-        }
-        if Instant::now() >= next {
-            if printed == 0 && sampler.stats().samples == 0 {
-                // A busy kernel allocates thousands of times a second.
-                // None at all: a BPF program on these tracepoints that
-                // returns 0 (BCC memleak's do) makes the kernel drop the
-                // perf samples too (perf_trace_run_bpf_submit).
-                eprintln!(
-                    "ftr: memleak: WARNING: no kmem tracepoint hit reached ftr in {} s; if another tracer \
-                     (e.g. BCC memleak) has BPF programs on the kmem tracepoints, the kernel discards \
-                     perf's samples of them: stop it first",
-                    a.interval
-                );
-            }
-            let r = build_report(st, sym, a, lost(sampler));
-            print_report(out, a, &r)?;
-            printed += 1;
-            if a.count.is_some_and(|c| printed >= c) {
-                return Ok(());
-            }
-            next += every;
-        }
+        self.printed += 1;
+        let r = build_report(self.st, self.sym, self.a, stats.lost + stats.lost_samples);
+        print_report(self.out, self.a, &r)?;
+        Ok(())
     }
 }

@@ -16,10 +16,11 @@ mod tracker;
 use crate::pipeline::plan::{alt, need, Mechanism as M, ProbePlan};
 use crate::pipeline::stop::Stop;
 use crate::tools::common::sampled_stacks::{CallGraph, StackWalker};
+use crate::tools::common::sampling_loop::{sample_with_reports, IntervalReports, ReportReason, ReportTiming};
 use crate::tools::Global;
 use allocators::Kind;
 use anyhow::{anyhow, bail, Context, Result};
-use ftr_pmu::{Origin, Record, RegisterArch, SampleTarget, Sampler, Workload};
+use ftr_pmu::{Origin, Record, RegisterArch, SampleTarget, SamplerStats, Workload};
 use ftr_symbols::Symbolizer;
 use ftr_tracefs::ProbeGroup;
 use maps::ProcessMaps;
@@ -475,7 +476,20 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
         }
     }
     let mut sym = Symbolizer::new();
-    let result = trace(&mut sampler, &mut st, &mut sym, &a, &stop, &mut child, &mut out);
+    let timing = ReportTiming {
+        every: Duration::from_secs_f64(a.interval),
+        count: a.count,
+        tick: TICK,
+        min_gap: Duration::ZERO,
+    };
+    let mut reports = UserReports {
+        st: &mut st,
+        sym: &mut sym,
+        a: &a,
+        child: &mut child,
+        out: &mut out,
+    };
+    let result = sample_with_reports(&mut sampler, &stop, timing, &mut reports);
     let stats = sampler.stats();
     // The probes cannot go while perf events still use them.
     drop(sampler);
@@ -512,51 +526,39 @@ fn process_gone(pid: i32) -> bool {
     }
 }
 
-/// The loop: read the rings every tick, print a report every interval,
-/// and a final one when the command exits or on Ctrl-C.
-fn trace(
-    sampler: &mut Sampler,
-    st: &mut State,
-    sym: &mut Symbolizer,
-    a: &Args,
-    stop: &Stop,
-    child: &mut Option<std::process::Child>,
-    out: &mut dyn Write,
-) -> Result<()> {
-    let every = Duration::from_secs_f64(a.interval);
-    let mut next = Instant::now() + every;
-    let mut printed = 0u64;
-    loop {
-        let wait = next.saturating_duration_since(Instant::now()).min(TICK);
-        sampler.wait(Some(wait), Some(stop.wake_fd()))?;
-        sampler.drain_ordered(|r, o| st.record(r, o))?;
-        let exited = match (child.as_mut(), a.pid) {
+/// User mode's reports: `-o` ageing until the target has gone (nothing
+/// can free its blocks then), the hint about shallow stacks after each.
+struct UserReports<'a> {
+    st: &'a mut State,
+    sym: &'a mut Symbolizer,
+    a: &'a Args,
+    child: &'a mut Option<std::process::Child>,
+    out: &'a mut dyn Write,
+}
+
+impl IntervalReports for UserReports<'_> {
+    fn record(&mut self, r: &Record<'_>, o: Origin) {
+        self.st.record(r, o);
+    }
+
+    fn report(&mut self, reason: ReportReason, stats: SamplerStats) -> Result<()> {
+        let older = if reason == ReportReason::TargetGone {
+            0
+        } else {
+            self.a.older
+        };
+        let r = build_report(self.st, self.sym, self.a, older, stats.lost + stats.lost_samples);
+        print_report(self.out, self.a, &r)?;
+        self.st.hint_shallow_stacks(self.a.call_graph);
+        Ok(())
+    }
+
+    fn target_gone(&mut self) -> Result<bool> {
+        Ok(match (self.child.as_mut(), self.a.pid) {
             (Some(c), _) => c.try_wait()?.is_some(),
             (None, Some(p)) => process_gone(p),
             (None, None) => false,
-        };
-        if exited || stop.requested() {
-            // Every hit of an exited command is in the rings already (the
-            // probes write synchronously); read them all.
-            sampler.disable()?;
-            sampler.drain_ordered(|r, o| st.record(r, o))?;
-            sampler.flush_ordered(|r, o| st.record(r, o))?;
-            let older = if exited { 0 } else { a.older };
-            let r = build_report(st, sym, a, older, sampler.stats().lost);
-            print_report(out, a, &r)?;
-            st.hint_shallow_stacks(a.call_graph);
-            return Ok(());
-        }
-        if Instant::now() >= next {
-            let r = build_report(st, sym, a, a.older, sampler.stats().lost);
-            print_report(out, a, &r)?;
-            st.hint_shallow_stacks(a.call_graph);
-            printed += 1;
-            if a.count.is_some_and(|c| printed >= c) {
-                return Ok(());
-            }
-            next += every;
-        }
+        })
     }
 }
 
