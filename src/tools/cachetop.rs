@@ -14,6 +14,7 @@ use super::Global;
 use crate::pipeline::comm::CommCache;
 use crate::pipeline::session::Event;
 use crate::pipeline::stop::Stop;
+use crate::pipeline::tasks::parse_status_uid;
 use anyhow::Result;
 use std::collections::HashMap;
 use std::io::{self, IsTerminal, Write};
@@ -178,14 +179,6 @@ pub fn write_table(
     Ok(())
 }
 
-/// Parses the real uid from /proc/PID/status text.
-pub fn parse_status_uid(status: &str) -> Option<u32> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-}
-
 /// The aggregator: counters per process.
 pub struct Cachetop {
     decoder: cache::CacheDecoder,
@@ -290,7 +283,6 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
     fn row(pid: i32, accessed: u64, added: u64) -> Row {
         Row {
@@ -328,21 +320,5 @@ PID      UID      CMD              HITS     MISSES   DIRTIES  READ_HIT%  WRITE_H
 \x20     10 root     p10                   100        0        0     100.0%       0.0%\n\
 \x20     20 root     p20                   100      900        0      52.6%      47.4%\n"
         );
-    }
-
-    #[test]
-    fn uid_line() {
-        assert_eq!(
-            parse_status_uid("Name:\tx\nUid:\t1000\t1000\t1000\t1000\n"),
-            Some(1000)
-        );
-        assert_eq!(parse_status_uid("Uid:\n"), None);
-    }
-
-    proptest! {
-        #[test]
-        fn status_never_panics(b in proptest::collection::vec(any::<u8>(), 0..256)) {
-            let _ = parse_status_uid(&String::from_utf8_lossy(&b));
-        }
     }
 }

@@ -14,6 +14,7 @@ use super::Global;
 use crate::pipeline::plan::{alt, need, Mechanism, ProbePlan};
 use crate::pipeline::session::Event;
 use crate::pipeline::stop::Stop;
+use crate::pipeline::tasks::stat_field;
 use anyhow::{bail, Context, Result};
 use ftr_pmu::{online_cpus, Record, SampleRate, SampleSource, SampleTarget, SamplerBuilder};
 use ftr_symbols::Symbolizer;
@@ -110,17 +111,9 @@ fn is_kernel_thread(tid: u32, cache: &mut HashMap<u32, bool>) -> bool {
     *cache.entry(tid).or_insert_with(|| {
         std::fs::read_to_string(format!("/proc/{tid}/stat"))
             .ok()
-            .and_then(|s| parse_stat_flags(&s))
+            .and_then(|s| stat_field(&s, 9)?.parse::<u64>().ok())
             .is_some_and(|f| f & PF_KTHREAD != 0)
     })
-}
-
-/// The `flags` field (the 9th) of /proc/TID/stat text; the name in
-/// parentheses may hold spaces and parentheses, so fields count from the
-/// last `)`.
-fn parse_stat_flags(stat: &str) -> Option<u64> {
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(6)?.parse().ok()
 }
 
 /// Runs offcputime.
@@ -327,24 +320,4 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     }
     .write(&stacks)?;
     Ok(exit_code(status))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stat_flags_count_from_the_last_parenthesis() {
-        let stat = "12 (a) b (c)) S 2 0 0 0 -1 2129984 0 0";
-        assert_eq!(parse_stat_flags(stat), Some(2129984));
-        assert_eq!(parse_stat_flags("no parens"), None);
-        assert_eq!(parse_stat_flags("1 (x) S"), None);
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn stat_parsing_never_panics(s in ".*") {
-            let _ = parse_stat_flags(&s);
-        }
-    }
 }

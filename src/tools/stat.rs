@@ -4,6 +4,7 @@
 
 use super::Global;
 use crate::pipeline::stop::Stop;
+use crate::pipeline::tasks::process_alive;
 use anyhow::{bail, Context, Result};
 use ftr_pmu::{Count, CountTarget, Counters, EventContext, EventGroup, EventSpec, Snapshot, Workload};
 use std::fmt::Write as _;
@@ -347,18 +348,6 @@ fn wait_child(
             Err(e) => bail!("waiting for the command: {e}"),
         }
     }
-}
-
-/// Whether `pid` still runs: it exists and is not a zombie waiting for its
-/// parent (field 3 of /proc/PID/stat, after the parenthesised comm).
-fn process_alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .map(|(_, rest)| rest.trim_start().starts_with(['Z', 'X']))
-        })
-        .is_some_and(|dead| !dead)
 }
 
 /// Waits for Ctrl-C (or the exit of every `watched` task: -p, -t), printing intervals.

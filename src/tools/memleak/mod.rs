@@ -15,6 +15,7 @@ mod tracker;
 
 use crate::pipeline::plan::{alt, need, Mechanism as M, ProbePlan};
 use crate::pipeline::stop::Stop;
+use crate::pipeline::tasks::process_alive;
 use crate::tools::common::sampled_stacks::{CallGraph, StackWalker};
 use crate::tools::common::sampling_loop::{sample_with_reports, IntervalReports, ReportReason, ReportTiming};
 use crate::tools::Global;
@@ -514,18 +515,6 @@ pub fn run(g: &Global, a: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Whether process `pid` has exited (gone, or a zombie: its memory is).
-fn process_gone(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        // The state follows the parenthesized command name.
-        Ok(s) => s
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_none_or(|state| state == "Z" || state == "X"),
-        Err(_) => true,
-    }
-}
-
 /// User mode's reports: `-o` ageing until the target has gone (nothing
 /// can free its blocks then), the hint about shallow stacks after each.
 struct UserReports<'a> {
@@ -556,7 +545,7 @@ impl IntervalReports for UserReports<'_> {
     fn target_gone(&mut self) -> Result<bool> {
         Ok(match (self.child.as_mut(), self.a.pid) {
             (Some(c), _) => c.try_wait()?.is_some(),
-            (None, Some(p)) => process_gone(p),
+            (None, Some(p)) => !process_alive(p),
             (None, None) => false,
         })
     }
