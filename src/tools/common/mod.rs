@@ -6,6 +6,7 @@ pub mod cache;
 pub mod interval;
 pub mod kprobes;
 pub mod ksyms;
+pub mod mmap_maps;
 pub mod sampled_stacks;
 pub mod sampling_loop;
 pub mod sched;

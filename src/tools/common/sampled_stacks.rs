@@ -3,10 +3,11 @@
 //! registers and stack copy (DWARF CFI), and the task's name; shared by
 //! every tool that aggregates sampled stacks.
 
+use super::mmap_maps::executable_mapping;
 use super::unwind::{DwarfUnwinder, StartRegs};
 use crate::pipeline::comm::CommCache;
-use ftr_pmu::{CpuMode, Mmap, Record, RegisterArch, Sample, SamplerBuilder};
-use ftr_symbols::{parse_maps_line, MapEntry, Symbolizer};
+use ftr_pmu::{Record, RegisterArch, Sample, SamplerBuilder};
+use ftr_symbols::Symbolizer;
 use std::collections::HashSet;
 
 /// perf's default stack copy for `--call-graph dwarf`.
@@ -111,7 +112,7 @@ impl StackWalker {
     pub fn observe(&mut self, r: &Record<'_>, symbolizer: &mut Symbolizer) {
         self.observe_mappings(r);
         if let Record::Mmap(m) = r {
-            if let Some(map) = mapping_of(m) {
+            if let Some(map) = executable_mapping(m) {
                 symbolizer.add_mapping(m.pid, map);
             }
         }
@@ -132,7 +133,7 @@ impl StackWalker {
             // A mapping made while sampling: known now even if the process
             // is gone by the time its stacks are unwound.
             Record::Mmap(m) if self.mode != CallGraph::Fp => {
-                if let Some(map) = mapping_of(m) {
+                if let Some(map) = executable_mapping(m) {
                     self.unwinder.add_mapping(m.pid, &map);
                 }
             }
@@ -206,32 +207,9 @@ impl StackWalker {
     }
 }
 
-/// `PROT_EXEC` in MMAP2's prot.
-const PROT_EXEC: u32 = 4;
-
-/// The /proc/PID/maps entry a user-space executable MMAP or MMAP2 record
-/// describes (written as a maps line and parsed as one, so both agree on
-/// paths, `(deleted)` and memfds); None for data, kernel or build-id-only
-/// mappings.
-fn mapping_of(m: &Mmap<'_>) -> Option<MapEntry> {
-    if m.mode != CpuMode::User || m.prot.is_some_and(|p| p & PROT_EXEC == 0) {
-        return None;
-    }
-    let (maj, min, ino, _) = m.inode?;
-    let line = format!(
-        "{:x}-{:x} r-xp {:x} {maj:x}:{min:x} {ino} {}",
-        m.addr,
-        m.addr.checked_add(m.len)?,
-        m.pgoff,
-        String::from_utf8_lossy(m.filename)
-    );
-    parse_maps_line(line.as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ftr_symbols::MapBacking;
 
     #[test]
     fn call_graph_flags_read_like_perf() {
@@ -242,55 +220,5 @@ mod tests {
         assert!(CallGraph::parse("dwarf,x").is_err());
         assert!(CallGraph::parse("lbr").is_err());
         assert!(CallGraph::parse("fp,8").is_err());
-    }
-
-    fn mmap(filename: &'static [u8], prot: u32) -> Mmap<'static> {
-        Mmap {
-            pid: 7,
-            tid: 7,
-            addr: 0x7f00_0000_1000,
-            len: 0x2000,
-            pgoff: 0x1000,
-            inode: Some((8, 1, 1234, 0)),
-            build_id: None,
-            prot: Some(prot),
-            flags: None,
-            filename,
-            mode: CpuMode::User,
-            sample_id: Default::default(),
-        }
-    }
-
-    #[test]
-    fn executable_mmap2_records_become_maps_entries() {
-        let m = mapping_of(&mmap(b"/usr/lib/x86_64-linux-gnu/libc.so.6", 5)).unwrap();
-        assert_eq!(
-            (m.start, m.end, m.offset, m.dev, m.inode),
-            (0x7f00_0000_1000, 0x7f00_0000_3000, 0x1000, (8, 1), 1234)
-        );
-        assert!(m.is_executable());
-        assert!(matches!(m.backing, MapBacking::File { deleted: false, .. }));
-        let m = mapping_of(&mmap(b"/tmp/a b (deleted)", 5)).unwrap();
-        assert!(matches!(m.backing, MapBacking::File { deleted: true, .. }));
-        assert!(
-            mapping_of(&mmap(b"/usr/lib/libc.so.6", 3)).is_none(),
-            "data mapping"
-        );
-        assert!(
-            mapping_of(&Mmap {
-                inode: None,
-                ..mmap(b"/x", 5)
-            })
-            .is_none(),
-            "build-id only"
-        );
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn any_filename_is_handled(name in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
-            let name: &'static [u8] = Box::leak(name.into_boxed_slice());
-            let _ = mapping_of(&mmap(name, 5));
-        }
     }
 }

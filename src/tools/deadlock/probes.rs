@@ -17,6 +17,7 @@
 //! too, kept when longer than the chain; `--call-graph dwarf` unwinds
 //! every stack so.
 
+use crate::tools::common::mmap_maps::map_entry;
 use crate::tools::common::sampled_stacks::{CallGraph, StackWalker};
 use crate::tools::common::uprobe_sources::sampled_uprobe;
 use anyhow::{bail, Context, Result};
@@ -605,29 +606,6 @@ impl Decoder<'_> {
     }
 }
 
-/// A MMAP2 record as a /proc/PID/maps entry (parsed by ftr-symbols' own
-/// maps parser). None without the inode (records carrying a build id), as
-/// the symbolizer keys files by device and inode.
-fn map_entry(m: &ftr_pmu::Mmap<'_>) -> Option<ftr_symbols::MapEntry> {
-    let (maj, min, ino, _) = m.inode?;
-    let prot = m.prot?;
-    let perms = [
-        if prot & 1 != 0 { 'r' } else { '-' },
-        if prot & 2 != 0 { 'w' } else { '-' },
-        if prot & 4 != 0 { 'x' } else { '-' },
-        'p',
-    ];
-    let perms: String = perms.iter().collect();
-    let line = format!(
-        "{:x}-{:x} {perms} {:08x} {maj:x}:{min:x} {ino} {}",
-        m.addr,
-        m.addr.checked_add(m.len)?,
-        m.pgoff,
-        String::from_utf8_lossy(m.filename)
-    );
-    ftr_symbols::parse_maps_line(line.as_bytes())
-}
-
 /// The call chain of a sample taken at a function's first instruction:
 /// the ip, the caller's return address from the top of the stack copy,
 /// then the frame-pointer chain's return addresses.
@@ -669,31 +647,6 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(entry_stack(&s), vec![0x7f00, 0x40_1100, 0x40_1200]);
-    }
-
-    #[test]
-    fn mmap_records_become_maps_entries() {
-        let m = ftr_pmu::Mmap {
-            pid: 9,
-            tid: 9,
-            addr: 0x7f00_0000_0000,
-            len: 0x2000,
-            pgoff: 0x1000,
-            inode: Some((0xfd, 1, 1835, 0)),
-            build_id: None,
-            prot: Some(5),
-            flags: Some(2),
-            filename: b"/usr/lib/libc.so.6",
-            mode: ftr_pmu::CpuMode::User,
-            sample_id: Default::default(),
-        };
-        let e = map_entry(&m).unwrap();
-        assert_eq!(
-            (e.start, e.end, e.offset, e.dev, e.inode),
-            (0x7f00_0000_0000, 0x7f00_0000_2000, 0x1000, (0xfd, 1), 1835)
-        );
-        assert!(e.is_executable());
-        assert_eq!(map_entry(&ftr_pmu::Mmap { inode: None, ..m }), None);
     }
 
     #[test]

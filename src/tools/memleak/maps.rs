@@ -2,49 +2,14 @@
 //! and from the kernel's MMAP records after, so stacks still symbolize
 //! after a process has exited (a `-c` command's final report).
 
+use crate::tools::common::mmap_maps::map_entry;
 use ftr_pmu::Mmap;
-use ftr_symbols::{parse_maps_line, read_maps, MapEntry};
+use ftr_symbols::{read_maps, MapEntry};
 use std::collections::HashMap;
 
 #[derive(Debug, Default)]
 pub struct ProcessMaps {
     by_pid: HashMap<u32, Vec<MapEntry>>,
-}
-
-/// PROT_EXEC, PROT_READ, PROT_WRITE and MAP_SHARED as the kernel records
-/// them in MMAP2 (`perf_event_mmap_event`).
-const PROT_READ: u32 = 1;
-const PROT_WRITE: u32 = 2;
-const PROT_EXEC: u32 = 4;
-const MAP_SHARED: u32 = 1;
-
-/// The maps line an MMAP record stands for: `/proc/PID/maps`' text, so
-/// one parser decides what backs it.
-pub fn maps_line(m: &Mmap<'_>) -> Vec<u8> {
-    let prot = m.prot.unwrap_or(PROT_READ | PROT_EXEC);
-    let flag = |bit, c| if prot & bit != 0 { c } else { '-' };
-    let shared = if m.flags.unwrap_or(0) & MAP_SHARED != 0 {
-        's'
-    } else {
-        'p'
-    };
-    let (maj, min, ino) = m.inode.map_or((0, 0, 0), |(maj, min, ino, _)| (maj, min, ino));
-    let mut line = format!(
-        "{:x}-{:x} {}{}{}{} {:08x} {:02x}:{:02x} {} ",
-        m.addr,
-        m.addr.wrapping_add(m.len),
-        flag(PROT_READ, 'r'),
-        flag(PROT_WRITE, 'w'),
-        flag(PROT_EXEC, 'x'),
-        shared,
-        m.pgoff,
-        maj,
-        min,
-        ino
-    )
-    .into_bytes();
-    line.extend_from_slice(m.filename);
-    line
 }
 
 impl ProcessMaps {
@@ -57,7 +22,7 @@ impl ProcessMaps {
 
     /// Adds a mapping; ones it overlaps are gone.
     pub fn note(&mut self, m: &Mmap<'_>) {
-        let Some(entry) = parse_maps_line(&maps_line(m)) else {
+        let Some(entry) = map_entry(m) else {
             return;
         };
         let maps = self.by_pid.entry(m.pid).or_default();
@@ -102,7 +67,7 @@ mod tests {
             pgoff,
             inode: Some((254, 1, 1835, 0)),
             build_id: None,
-            prot: Some(PROT_READ | PROT_EXEC),
+            prot: Some(5),
             flags: Some(2),
             filename: name,
             mode: CpuMode::User,
