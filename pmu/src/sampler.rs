@@ -113,9 +113,10 @@ impl Sampler {
         &self.notes
     }
 
-    /// The layout of records other than samples, and of the samples of
-    /// sources added without their own [`SampleShape`](crate::SampleShape),
-    /// for parsing recorded data the same way.
+    /// The layout of records other than samples, and of the first
+    /// source's samples (every source's, unless some were added with
+    /// their own [`SampleShape`](crate::SampleShape)), for parsing
+    /// recorded data the same way.
     pub fn layout(&self) -> &RecordLayout {
         &self.layouts.common
     }
@@ -446,6 +447,49 @@ fn deliver(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_pick_a_layout_without_panicking(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            let common = RecordLayout::new(crate::record::SAMPLE_IDENTIFIER, 0, 0, true).unwrap();
+            let layouts = Layouts { common, per_source: vec![common] };
+            let ids: HashMap<u64, usize> = [(1u64, 0usize), (2, 7)].into_iter().collect();
+            let _ = parse_record(&bytes, layouts.of(&bytes, &ids));
+        }
+    }
+
+    #[test]
+    fn a_sample_is_parsed_by_the_layout_its_identifier_names() {
+        use crate::record::{SAMPLE_IDENTIFIER, SAMPLE_IP};
+        let common = RecordLayout::new(SAMPLE_IDENTIFIER, 0, 0, true).unwrap();
+        let with_ip = RecordLayout::new(SAMPLE_IDENTIFIER | SAMPLE_IP, 0, 0, true).unwrap();
+        let layouts = Layouts {
+            common,
+            per_source: vec![common, with_ip],
+        };
+        let ids: HashMap<u64, usize> = [(10u64, 0usize), (11, 1)].into_iter().collect();
+        let sample = |id: u64, extra: &[u64]| {
+            let mut b = Vec::new();
+            b.extend_from_slice(&RECORD_SAMPLE.to_ne_bytes());
+            b.extend_from_slice(&0u16.to_ne_bytes());
+            b.extend_from_slice(&((16 + 8 * extra.len()) as u16).to_ne_bytes());
+            b.extend_from_slice(&id.to_ne_bytes());
+            for w in extra {
+                b.extend_from_slice(&w.to_ne_bytes());
+            }
+            b
+        };
+        let b = sample(11, &[0x4000]);
+        let Ok(Record::Sample(s)) = parse_record(&b, layouts.of(&b, &ids)) else {
+            panic!("source 1's sample");
+        };
+        assert_eq!((s.id, s.ip), (Some(11), Some(0x4000)));
+        let b = sample(10, &[]);
+        let Ok(Record::Sample(s)) = parse_record(&b, layouts.of(&b, &ids)) else {
+            panic!("source 0's sample");
+        };
+        assert_eq!((s.id, s.ip), (Some(10), None));
+    }
     use crate::sampler_builder::{SampleRate, SampleTarget, SamplerBuilder, Wakeup};
 
     #[test]
