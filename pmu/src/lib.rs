@@ -8,7 +8,8 @@
 //! uprobe/kprobe PMU events ([`SampleSource`]) on CPUs, a task (with
 //! inherit and enable-on-exec for a [`Workload`]) or every thread of a
 //! process ([`SampleTarget`]), with one mmap'd ring per CPU shared by all
-//! events. [`Sampler::wait`] polls the rings and a wake descriptor,
+//! events, each of which may carry its own [`SampleShape`] (callchain,
+//! RAW, registers, stack copy). [`Sampler::wait`] polls the rings and a wake descriptor,
 //! [`Sampler::drain`] (or [`Sampler::drain_ordered`], merged in time
 //! order) hands out parsed [`Record`]s and counts LOST ones
 //! ([`SamplerStats`]). The parser, [`parse_record`], is pure and serves

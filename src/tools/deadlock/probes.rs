@@ -12,10 +12,10 @@
 //!
 //! Thread creation stops there too: libc keeps no frame records, so the
 //! chain of a sched_process_fork sample ends in clone3 → __clone_internal.
-//! Unless `--call-graph fp`, every sample carries a stack copy (one layout
-//! serves all the events) and a fork's stack is unwound with DWARF CFI
-//! too, kept when longer than the chain; `--call-graph dwarf` unwinds
-//! every stack so.
+//! Unless `--call-graph fp`, a fork sample carries a stack copy (each
+//! event has its own sample shape, see `shape`) and its stack is unwound
+//! with DWARF CFI too, kept when longer than the chain; `--call-graph
+//! dwarf` copies and unwinds every lock's stack so.
 
 use crate::tools::common::mmap_maps::map_entry;
 use crate::tools::common::sampled_stacks::{CallGraph, StackWalker};
@@ -44,8 +44,8 @@ const SAMPLE_BYTES: u32 = 330;
 const MAX_RING_PAGES: usize = 4 * 1024;
 /// The stack copy by default, for unwinding thread creation: glibc's
 /// pthread_create alone keeps ~600 bytes of frame below its caller's;
-/// 2 KiB reaches the creating function and a few of its callers. Every
-/// lock event carries it too (one sample layout for all the events).
+/// 2 KiB reaches the creating function and a few of its callers. Only
+/// fork samples carry it (locks only with `--call-graph dwarf`).
 pub const FORK_STACK_COPY: u32 = 2048;
 
 /// Ring pages per CPU holding as many samples as RING_PAGES holds with
