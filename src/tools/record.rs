@@ -10,8 +10,8 @@ use anyhow::{bail, Context, Result};
 use ftr_tracefs::ring::{Missed, Page, PageLayout};
 use ftr_tracefs::tracedat::{option_id, text_option, Writer, WriterConfig};
 use ftr_tracefs::{
-    buffer_for_tracer, list_events, read_text, select_events, EventName, Instance, RingReader, TracerSetup,
-    TracingDir,
+    buffer_for_tracer, exact_events, list_events, read_text, select_events, EventName, Instance, RingReader,
+    TracerSetup, TracingDir,
 };
 use std::fs::File;
 use std::io::{BufWriter, Seek, Write};
@@ -109,7 +109,10 @@ impl TracerArgs {
 impl BufferArgs {
     /// The events the `-e` specs name on this kernel.
     pub(super) fn events(&self, t: &TracingDir) -> Result<Vec<EventName>> {
-        resolve(&list_events(t)?, &self.events)
+        match exact_events(t, &self.events) {
+            Some(events) => Ok(events),
+            None => resolve(&list_events(t)?, &self.events),
+        }
     }
 
     /// Applies buffer size, clock, filters and pids to `instance` (events

@@ -8,7 +8,7 @@ use crate::pipeline::comm::CommCache;
 use crate::pipeline::session::{Event, Session, SessionConfig};
 use crate::pipeline::stop::Stop;
 use anyhow::{bail, Result};
-use ftr_tracefs::{list_events, select_events, EventName};
+use ftr_tracefs::{exact_events, list_events, select_events, EventName};
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -125,8 +125,10 @@ pub fn run(g: &Global, args: Args) -> Result<ExitCode> {
     }
     let stop = Stop::install()?.with_duration(args.duration.map(Duration::from_secs_f64));
     let t = g.tracing_for_writing()?;
-    let all = list_events(&t)?;
-    let events = resolve_events(&all, &args.events)?;
+    let events = match exact_events(&t, &args.events) {
+        Some(events) => events,
+        None => resolve_events(&list_events(&t)?, &args.events)?,
+    };
     let cfg = SessionConfig {
         events: events.clone(),
         filter: args.filter.clone(),

@@ -73,6 +73,41 @@ pub fn list_events(tracing: &TracingDir) -> Result<Vec<EventName>> {
     Ok(v)
 }
 
+/// The events `specs` name when each is an exact `sys:event` (or
+/// `sys/event`) that exists here, found with one stat each instead of
+/// reading and sorting the ~2,000 names of `available_events` (a third
+/// of a millisecond of a tool's start); None when any spec is a glob, a
+/// whole system or absent, for the caller's full resolution and its
+/// error message.
+pub fn exact_events(tracing: &TracingDir, specs: &[String]) -> Option<Vec<EventName>> {
+    let mut out: Vec<EventName> = Vec::new();
+    for spec in specs {
+        let (system, name) = spec.split_once(':').or_else(|| spec.split_once('/'))?;
+        let plain =
+            |s: &str| !s.is_empty() && !s.contains(['*', '?', '[', '/', ':']) && s != "." && s != "..";
+        if !plain(system) || !plain(name) {
+            return None;
+        }
+        if !tracing
+            .events_dir()
+            .join(system)
+            .join(name)
+            .join("format")
+            .is_file()
+        {
+            return None;
+        }
+        let e = EventName {
+            system: system.to_owned(),
+            name: name.to_owned(),
+        };
+        if !out.contains(&e) {
+            out.push(e);
+        }
+    }
+    Some(out)
+}
+
 /// Shell-style glob: `*` any run, `?` one character, everything else
 /// literal. Iterative with one backtrack point, so it is linear-ish and
 /// cannot blow the stack on hostile patterns.
@@ -119,6 +154,35 @@ pub fn select_events<'a>(all: &'a [EventName], spec: &str) -> Vec<&'a EventName>
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn exact_specs_resolve_with_a_stat_and_globs_do_not() {
+        let root = std::env::temp_dir().join(format!("ftr-exact-events-{}", std::process::id()));
+        let dir = root.join("events/sched/sched_switch");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("format"), "name: sched_switch\n").unwrap();
+        let t = TracingDir::at(&root);
+        let specs = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let got = exact_events(&t, &specs(&["sched:sched_switch", "sched/sched_switch"])).unwrap();
+        assert_eq!(got.len(), 1, "one event named twice");
+        assert_eq!(got[0].to_string(), "sched:sched_switch");
+        for miss in [
+            "sched:*",
+            "sched",
+            "sched:sched_wakeup",
+            "sched:",
+            ":x",
+            "../sched:sched_switch",
+            "sched:s?",
+        ] {
+            assert_eq!(
+                exact_events(&t, &specs(&["sched:sched_switch", miss])),
+                None,
+                "{miss}"
+            );
+        }
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 
     #[test]
     fn globs() {

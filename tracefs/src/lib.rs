@@ -54,7 +54,7 @@ pub use capabilities::{Capabilities, Support};
 pub use control::{check_value, read_text, write_control, WriteMode};
 pub use endian::Endian;
 pub use error::{Error, ErrorKind, Result};
-pub use events::{glob_match, list_events, parse_available_events, select_events, EventName};
+pub use events::{exact_events, glob_match, list_events, parse_available_events, select_events, EventName};
 pub use function_profiler::{parse_function_stat, FunctionProfiler};
 pub use guard::{
     group_owner, instance_owner, parse_journal, parse_probe_line, reclaim_stale, run_guarded, undo_all,
