@@ -55,6 +55,30 @@ impl CommCache {
         &self.names[&pid]
     }
 
+    /// The name of `pid` now: /proc while it runs, else the kernel's
+    /// latest `saved_cmdlines` entry, else what was known before. For
+    /// reports of tasks first seen before they exec'd (`sh -c cmd` becomes
+    /// `cmd` under the same pid): [`CommCache::get`] keeps the first name.
+    pub fn current(&mut self, pid: i32) -> &str {
+        if pid == 0 {
+            return "<idle>";
+        }
+        let fresh = match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
+            Ok(c) => Some(c.trim_end().to_owned()),
+            Err(_) => self.saved_cmdlines.as_ref().and_then(|path| {
+                let text = std::fs::read_to_string(path).ok()?;
+                let comm = parse_saved_cmdlines(&text)
+                    .find(|&(p, _)| p == pid)
+                    .map(|(_, comm)| comm.to_owned());
+                comm
+            }),
+        };
+        if let Some(name) = fresh {
+            self.names.insert(pid, name);
+        }
+        self.get(pid)
+    }
+
     fn load_saved(&mut self) {
         // Re-read on every miss: the file changes as tasks come and go.
         let Some(path) = &self.saved_cmdlines else { return };
@@ -81,5 +105,26 @@ mod tests {
         assert_eq!(c.get(5), "true");
         let me = std::process::id() as i32;
         assert!(!c.get(me).is_empty());
+    }
+
+    #[test]
+    fn current_names_follow_an_exec() {
+        let dir = std::env::temp_dir().join(format!("ftr-comm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let saved = dir.join("saved_cmdlines");
+        // A pid that no longer runs: its first name, then the kernel's.
+        let gone = i32::MAX;
+        std::fs::write(&saved, format!("{gone} cat\n")).unwrap();
+        let mut c = CommCache::new(Some(saved.clone()));
+        c.learn(gone, "sh");
+        assert_eq!(c.get(gone), "sh", "get keeps the first name");
+        assert_eq!(c.current(gone), "cat");
+        std::fs::write(&saved, "").unwrap();
+        assert_eq!(c.current(gone), "cat", "known before, the kernel forgot");
+        // A running task: /proc.
+        let me = std::process::id() as i32;
+        c.learn(me, "old");
+        assert_ne!(c.current(me), "old");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

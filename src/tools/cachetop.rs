@@ -244,7 +244,9 @@ impl Aggregate for Cachetop {
             rows.push(Row {
                 pid,
                 user: self.user_of(pid),
-                comm: self.comms.get(pid).to_owned(),
+                // The name now: a process first seen as `sh -c cmd` has
+                // usually become `cmd` by the report.
+                comm: self.comms.current(pid).to_owned(),
                 counts,
             });
         }
