@@ -97,6 +97,9 @@ struct Known {
     fields: Vec<(String, FieldRef)>,
 }
 
+/// Event buffers kept for reuse at most: the events of a few rounds.
+const MAX_SPARE_BUFFERS: usize = 1 << 16;
+
 /// A running session. Dropping it closes the readers and removes the
 /// instance (the guard does the same on a signal or a panic).
 pub struct Session {
@@ -105,6 +108,9 @@ pub struct Session {
     reader: RingReader,
     known: HashMap<u16, Known>,
     merge: Option<OrderedMerge<(u32, Vec<u8>)>>,
+    /// Event buffers given back after delivery, reused for the next
+    /// pushes so the ordered path allocates nothing per event.
+    spare: Vec<Vec<u8>>,
     stats: RunStats,
     last_drain: Option<Instant>,
     layout: PageLayout,
@@ -201,6 +207,7 @@ impl Session {
             reader,
             known,
             merge: cfg.ordered.then(OrderedMerge::new),
+            spare: Vec::new(),
             stats: RunStats::default(),
             last_drain: None,
             layout,
@@ -265,6 +272,7 @@ impl Session {
                 known,
                 stats,
                 merge,
+                spare,
                 last_drain,
                 ..
             } = self;
@@ -276,7 +284,12 @@ impl Session {
                     stats,
                     on_lost,
                     &mut |ev: &Event<'_>| match merge {
-                        Some(m) => m.push(ev.ts, (ev.cpu, ev.data.to_vec())),
+                        Some(m) => {
+                            let mut data = spare.pop().unwrap_or_default();
+                            data.clear();
+                            data.extend_from_slice(ev.data);
+                            m.push(ev.cpu as usize, ev.ts, (ev.cpu, data));
+                        }
                         None => on_event(ev),
                     },
                 )
@@ -284,14 +297,20 @@ impl Session {
             stats.pages += drained.pages;
             *last_drain = Some(Instant::now());
             if let Some(m) = merge {
+                let mut deliver = |ts: u64, (cpu, data): (u32, Vec<u8>)| {
+                    deliver_owned(known, cpu, ts, &data, on_event);
+                    if spare.len() < MAX_SPARE_BUFFERS {
+                        spare.push(data);
+                    }
+                };
                 if done {
-                    for (ts, (cpu, data)) in m.finish() {
-                        deliver_owned(known, cpu, ts, &data, on_event);
+                    for (ts, v) in m.finish() {
+                        deliver(ts, v);
                     }
                 } else {
                     m.end_round();
-                    while let Some((ts, (cpu, data))) = m.pop_ready() {
-                        deliver_owned(known, cpu, ts, &data, on_event);
+                    while let Some((ts, v)) = m.pop_ready() {
+                        deliver(ts, v);
                     }
                 }
             }
