@@ -203,6 +203,35 @@ impl GuestOutput {
         )
     }
 
+    /// Asserts the guest's global tracing state was left as found, from
+    /// the `*.after` files its script wrote at the end (current_tracer,
+    /// set_ftrace_filter, instances, kprobe_events, uprobe_events).
+    pub fn assert_left_clean(&self) {
+        assert!(
+            self.dir.join("uprobe_events.after").exists(),
+            "the script did not reach its end: {}",
+            self.context("stdout")
+        );
+        let cur = self.file("current_tracer.after");
+        assert_eq!(cur.trim(), "nop", "top-level tracer left: {cur}");
+        // The tracer trials narrow the top-level filter to one function
+        // (6.1 takes function_graph only there) and must widen it again.
+        let filter = self.file("set_ftrace_filter.after");
+        assert!(
+            filter.lines().all(|l| l.starts_with('#')),
+            "set_ftrace_filter left narrowed: {filter}"
+        );
+        let inst = self.file("instances.after");
+        assert!(
+            !inst.lines().any(|l| l.starts_with("ftr")),
+            "instances left: {inst}"
+        );
+        for f in ["kprobe_events.after", "uprobe_events.after"] {
+            let text = self.file(f);
+            assert!(!text.contains("ftr_"), "{f}: {text}");
+        }
+    }
+
     /// Prints how long the boot took and the guest's uptime after each
     /// step (the script's `times` file), for the test log.
     pub fn log_timing(&self, label: &str) {

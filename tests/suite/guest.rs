@@ -101,28 +101,5 @@ fn tp_prints_an_exec_in_the_guest() {
 fn guest_is_left_clean() {
     let Some(g) = guest() else { return };
     assert_eq!(g.status, Some(0), "{}", g.context("stdout"));
-    let cur = g.file("current_tracer.after");
-    assert_eq!(cur.trim(), "nop", "top-level tracer left: {cur}");
-    // The tracer trials narrow the top-level filter to one function (6.1
-    // takes function_graph only there) and must widen it again.
-    let filter = g.file("set_ftrace_filter.after");
-    assert!(
-        filter.lines().all(|l| l.starts_with('#')),
-        "set_ftrace_filter left narrowed: {filter}"
-    );
-    let inst = g.file("instances.after");
-    assert!(
-        !inst.lines().any(|l| l.starts_with("ftr")),
-        "instances left: {inst}"
-    );
-    for f in ["kprobe_events.after", "uprobe_events.after"] {
-        let text = g.file(f);
-        assert!(!text.contains("ftr_"), "{f}: {text}");
-    }
-    // The files were written at all (the script reached its end).
-    assert!(
-        g.dir.join("uprobe_events.after").exists(),
-        "{}",
-        g.context("stdout")
-    );
+    g.assert_left_clean();
 }

@@ -188,24 +188,5 @@ fn guest_cache_leaves_nothing_after_ctrl_c_or_sigkill() {
         "{}",
         g.context("reclaim.out")
     );
-    assert_eq!(g.file("current_tracer.after").trim(), "nop");
-    let filter = g.file("set_ftrace_filter.after");
-    assert!(
-        filter.lines().all(|l| l.starts_with('#')),
-        "set_ftrace_filter left: {filter}"
-    );
-    let inst = g.file("instances.after");
-    assert!(
-        !inst.lines().any(|l| l.starts_with("ftr")),
-        "instances left: {inst}"
-    );
-    for f in ["kprobe_events.after", "uprobe_events.after"] {
-        let text = g.file(f);
-        assert!(!text.contains("ftr_"), "{f}: {text}");
-    }
-    assert!(
-        g.dir.join("uprobe_events.after").exists(),
-        "{}",
-        g.context("stdout")
-    );
+    g.assert_left_clean();
 }
