@@ -113,30 +113,40 @@ fn funccount_counts_reads_or_names_every_mechanism_it_tried() {
         );
         return;
     }
-    let dir = std::env::temp_dir().join(format!("ftr-funccount-host-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("data");
-    std::fs::write(&file, "x").unwrap();
-    let go = dir.join("go");
-    let mut prog = Command::new(c_program("open_read"))
-        .arg(&file)
-        .arg("300")
-        .arg(&go)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = prog.id().to_string();
-    let tracer = super::tp::start_tracing(&["funccount", "-p", &pid, "-d", "3", "vfs_read"]);
-    std::fs::write(&go, "").unwrap();
-    prog.wait().unwrap();
-    let (status, out, err) = tracer.finish();
+    let (status, out, err) = trace_open_read("funccount", 300, &["funccount", "-d", "3", "vfs_read"]);
     assert!(status.success(), "{err:?}");
     let count: u64 = out
         .lines()
         .find_map(|l| l.strip_prefix("vfs_read")?.trim().parse().ok())
         .unwrap_or_else(|| panic!("{out}"));
     assert!((300..=320).contains(&count), "{count}\n{out}");
+}
+
+/// Runs `ftr ARGS -p PID` on fixtures/progs/open_read doing `reads`
+/// preads of a one-byte file, the program held until ftr is tracing;
+/// returns ftr's status, stdout and stderr lines.
+fn trace_open_read(tag: &str, reads: u32, args: &[&str]) -> (std::process::ExitStatus, String, Vec<String>) {
+    let dir = std::env::temp_dir().join(format!("ftr-{tag}-host-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("data");
+    std::fs::write(&file, "x").unwrap();
+    let go = dir.join("go");
+    let mut prog = Command::new(c_program("open_read"))
+        .arg(&file)
+        .arg(reads.to_string())
+        .arg(&go)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = prog.id().to_string();
+    let mut argv = args.to_vec();
+    argv.splice(1..1, ["-p", pid.as_str()]);
+    let tracer = super::tp::start_tracing(&argv);
+    std::fs::write(&go, "").unwrap();
+    prog.wait().unwrap();
+    let result = tracer.finish();
     std::fs::remove_dir_all(&dir).unwrap();
+    result
 }
 
 #[test]
@@ -150,28 +160,11 @@ fn funcgraph_shows_reads_or_names_what_is_missing() {
         );
         return;
     }
-    let dir = std::env::temp_dir().join(format!("ftr-funcgraph-host-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("data");
-    std::fs::write(&file, "x").unwrap();
-    let go = dir.join("go");
-    let mut prog = Command::new(c_program("open_read"))
-        .arg(&file)
-        .arg("3")
-        .arg(&go)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = prog.id().to_string();
-    let tracer = super::tp::start_tracing(&["funcgraph", "-p", &pid, "-d", "5", "vfs_read"]);
-    std::fs::write(&go, "").unwrap();
-    prog.wait().unwrap();
-    let (status, out, err) = tracer.finish();
+    let (status, out, err) = trace_open_read("funcgraph", 3, &["funcgraph", "-d", "5", "vfs_read"]);
     assert!(status.success(), "{err:?}");
     let trees = out
         .lines()
         .filter(|l| l.ends_with("|  vfs_read() {") || l.ends_with("|  vfs_read();"))
         .count();
     assert!(trees >= 3, "{trees} vfs_read graphs for 3 preads\n{out}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
