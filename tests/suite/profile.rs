@@ -181,17 +181,21 @@ fn build_without_frame_pointers_unwinds_with_dwarf() {
     assert!(!text.contains("outer;middle;hot "), "{text}");
 }
 
+/// The frame-pointer build of sample_hot spinning for 4 s.
+fn spinner_for_4s() -> std::process::Child {
+    Command::new(with_frame_pointers())
+        .args(["spin", "4"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn a_running_process_is_sampled_with_p() {
     if !may_sample() {
         return;
     }
-    let prog = with_frame_pointers();
-    let mut child = Command::new(&prog)
-        .args(["spin", "4"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spinner_for_4s();
     std::thread::sleep(Duration::from_millis(200));
     let pid = child.id().to_string();
     let out = profile(&["-F", "999", "-U", "-f", "-d", "2", "-p", &pid]);
@@ -199,7 +203,7 @@ fn a_running_process_is_sampled_with_p() {
     let _ = child.wait();
     let text = String::from_utf8(out.stdout.clone()).unwrap();
     let lines = parse_folded(&text);
-    assert!(lines.iter().all(|(f, _)| f[0] == prog_name(&prog)), "{text}");
+    assert!(lines.iter().all(|(f, _)| f[0] == prog_name(&with_frame_pointers())), "{text}");
     let total: u64 = lines.iter().map(|(_, c)| c).sum();
     let hot: u64 = lines
         .iter()
@@ -342,12 +346,7 @@ fn ctrl_c_ends_sampling_and_prints() {
     if !may_sample() {
         return;
     }
-    let prog = with_frame_pointers();
-    let mut spinner = Command::new(&prog)
-        .args(["spin", "4"])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut spinner = spinner_for_4s();
     let pid = spinner.id().to_string();
     let child = ftr()
         .args(["profile", "-F", "999", "-f", "-U", "-p", &pid])
