@@ -203,7 +203,12 @@ fn a_running_process_is_sampled_with_p() {
     let _ = child.wait();
     let text = String::from_utf8(out.stdout.clone()).unwrap();
     let lines = parse_folded(&text);
-    assert!(lines.iter().all(|(f, _)| f[0] == prog_name(&with_frame_pointers())), "{text}");
+    assert!(
+        lines
+            .iter()
+            .all(|(f, _)| f[0] == prog_name(&with_frame_pointers())),
+        "{text}"
+    );
     let total: u64 = lines.iter().map(|(_, c)| c).sum();
     let hot: u64 = lines
         .iter()
